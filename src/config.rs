@@ -1,0 +1,681 @@
+//! Configuration: the `ISSUERS` secret and the `[vars]`, validated once per isolate.
+//!
+//! The configuration is as hostile as any other input: a typo must not silently widen what
+//! is accepted. So unknown fields are errors, every bound is checked, and each error names
+//! the field to fix (`ISSUERS[1].audiences`, `LEEWAY_SECONDS`).
+
+use crate::alg::{Alg, KeyFamily};
+use crate::error::ConfigError;
+use crate::json::parse_strict;
+use crate::jwks::CachePolicy;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::Value;
+use std::collections::HashMap;
+use url::{Host, Url};
+
+/// Names of every `[vars]` entry read by the gateway (the glue reads exactly these).
+pub const VAR_NAMES: [&str; 18] = [
+    "ORIGIN",
+    "AUTH_REALM",
+    "LEEWAY_SECONDS",
+    "SUBJECT_HEADER",
+    "ISSUER_HEADER",
+    "CLAIMS_HEADER",
+    "STRIP_AUTHORIZATION",
+    "MAX_TOKEN_BYTES",
+    "JWKS_TIMEOUT_MS",
+    "JWKS_MAX_BYTES",
+    "JWKS_MAX_KEYS",
+    "JWKS_MIN_TTL_SECONDS",
+    "JWKS_MAX_TTL_SECONDS",
+    "JWKS_DEFAULT_TTL_SECONDS",
+    "JWKS_MAX_STALE_SECONDS",
+    "JWKS_REFETCH_COOLDOWN_SECONDS",
+    "RETRY_AFTER_SECONDS",
+    "MAX_ISSUERS",
+];
+
+/// Upper bound on configured issuers: bounds the per-isolate key cache as well.
+const DEFAULT_MAX_ISSUERS: u64 = 50;
+
+/// Where an issuer's JWKS comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    /// A configured `jwks_uri`.
+    Uri(Url),
+    /// OIDC discovery: this is the `.well-known/openid-configuration` URL to read it from.
+    Discovery(Url),
+}
+
+/// One trusted issuer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerConfig {
+    /// The exact `iss`.
+    pub issuer: String,
+    pub jwks: JwksSource,
+    pub audiences: Vec<String>,
+    pub algorithms: Vec<Alg>,
+    /// HMAC secret, present only when an `HS*` algorithm is listed.
+    pub secret: Option<Vec<u8>>,
+}
+
+impl IssuerConfig {
+    pub fn allows(&self, alg: Alg) -> bool {
+        self.algorithms.contains(&alg)
+    }
+
+    /// Only issuers with an asymmetric algorithm need a JWKS at all.
+    pub fn needs_jwks(&self) -> bool {
+        self.algorithms
+            .iter()
+            .any(|a| a.family() != KeyFamily::Hmac)
+    }
+}
+
+/// Names of the identity headers added for the origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderNames {
+    pub subject: String,
+    pub issuer: String,
+    pub claims: String,
+}
+
+/// Fetching limits for JWKS and discovery documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchLimits {
+    pub timeout_ms: u64,
+    pub max_bytes: usize,
+    pub max_keys: usize,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub issuers: Vec<IssuerConfig>,
+    /// `None`: route mode (the request goes on to its own URL).
+    pub origin: Option<Url>,
+    pub realm: String,
+    pub leeway_secs: u64,
+    pub headers: HeaderNames,
+    pub strip_authorization: bool,
+    pub max_token_bytes: usize,
+    pub fetch: FetchLimits,
+    pub cache: CachePolicy,
+    pub retry_after_secs: u64,
+}
+
+impl Config {
+    /// Finds the issuer whose `issuer` is exactly `iss`.
+    pub fn issuer(&self, iss: &str) -> Option<&IssuerConfig> {
+        self.issuers.iter().find(|i| i.issuer == iss)
+    }
+
+    /// Validates `ISSUERS` (the secret's text, if set) and the `[vars]` (already stringified).
+    pub fn parse(
+        issuers: Option<&str>,
+        vars: &HashMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let v = Vars(vars);
+        let max_issuers = v.number("MAX_ISSUERS", DEFAULT_MAX_ISSUERS, 1, 1000)?;
+        let origin = match v.get("ORIGIN") {
+            None => None,
+            Some(raw) => Some(parse_origin(raw)?),
+        };
+        let headers = HeaderNames {
+            subject: v.header_name("SUBJECT_HEADER", "X-Auth-Subject")?,
+            issuer: v.header_name("ISSUER_HEADER", "X-Auth-Issuer")?,
+            claims: v.header_name("CLAIMS_HEADER", "X-Auth-Claims")?,
+        };
+        let lower = |s: &str| s.to_ascii_lowercase();
+        if lower(&headers.subject) == lower(&headers.issuer)
+            || lower(&headers.subject) == lower(&headers.claims)
+            || lower(&headers.issuer) == lower(&headers.claims)
+        {
+            return Err(ConfigError::new(
+                "SUBJECT_HEADER",
+                "identity header names must differ",
+            ));
+        }
+        let realm = v.get("AUTH_REALM").unwrap_or("edgeguard").to_string();
+        if realm.is_empty()
+            || !realm
+                .bytes()
+                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        {
+            return Err(ConfigError::new(
+                "AUTH_REALM",
+                "must be printable ASCII without quotes or backslashes",
+            ));
+        }
+        let min_ttl = v.number("JWKS_MIN_TTL_SECONDS", 60, 0, 86_400)?;
+        let max_ttl = v.number("JWKS_MAX_TTL_SECONDS", 3600, 1, 7 * 86_400)?;
+        if min_ttl > max_ttl {
+            return Err(ConfigError::new(
+                "JWKS_MIN_TTL_SECONDS",
+                "must not exceed JWKS_MAX_TTL_SECONDS",
+            ));
+        }
+        let cache = CachePolicy {
+            min_ttl,
+            max_ttl,
+            default_ttl: v.number("JWKS_DEFAULT_TTL_SECONDS", 600, 0, 7 * 86_400)?,
+            max_stale: v.number("JWKS_MAX_STALE_SECONDS", 86_400, 0, 30 * 86_400)?,
+            refetch_cooldown: v.number("JWKS_REFETCH_COOLDOWN_SECONDS", 30, 0, 3600)?,
+        };
+        let config = Config {
+            issuers: parse_issuers(issuers, max_issuers as usize)?,
+            origin,
+            realm,
+            leeway_secs: v.number("LEEWAY_SECONDS", 60, 0, 600)?,
+            headers,
+            strip_authorization: v.boolean("STRIP_AUTHORIZATION", false)?,
+            max_token_bytes: v.number("MAX_TOKEN_BYTES", 8192, 256, 65_536)? as usize,
+            fetch: FetchLimits {
+                timeout_ms: v.number("JWKS_TIMEOUT_MS", 5000, 100, 30_000)?,
+                max_bytes: v.number("JWKS_MAX_BYTES", 262_144, 1024, 4 * 1024 * 1024)? as usize,
+                max_keys: v.number("JWKS_MAX_KEYS", 64, 1, 1000)? as usize,
+            },
+            cache,
+            retry_after_secs: v.number("RETRY_AFTER_SECONDS", 30, 1, 3600)?,
+        };
+        Ok(config)
+    }
+}
+
+struct Vars<'a>(&'a HashMap<String, String>);
+
+impl Vars<'_> {
+    /// An unset or empty var means "use the default".
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+
+    fn number(&self, name: &str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(default);
+        };
+        let n: u64 = raw
+            .parse()
+            .map_err(|_| ConfigError::new(name, "must be a whole number"))?;
+        if n < min || n > max {
+            return Err(ConfigError::new(
+                name,
+                format!("must be between {min} and {max}"),
+            ));
+        }
+        Ok(n)
+    }
+
+    fn boolean(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(_) => Err(ConfigError::new(name, "must be true or false")),
+        }
+    }
+
+    fn header_name(&self, name: &str, default: &str) -> Result<String, ConfigError> {
+        let value = self.get(name).unwrap_or(default);
+        let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if !value.bytes().all(is_tchar) {
+            return Err(ConfigError::new(name, "must be a valid HTTP header name"));
+        }
+        // These carry meaning for the hop or for authentication itself.
+        const RESERVED: [&str; 6] = [
+            "authorization",
+            "host",
+            "content-length",
+            "transfer-encoding",
+            "connection",
+            "cookie",
+        ];
+        if RESERVED.contains(&value.to_ascii_lowercase().as_str()) {
+            return Err(ConfigError::new(name, "must not name a reserved header"));
+        }
+        Ok(value.to_string())
+    }
+}
+
+fn parse_origin(raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw).map_err(|_| ConfigError::new("ORIGIN", "must be an absolute URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::new(
+            "ORIGIN",
+            "must be an http(s) URL with a host",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(ConfigError::new(
+            "ORIGIN",
+            "must not carry a query, fragment or credentials",
+        ));
+    }
+    Ok(url)
+}
+
+/// True for `localhost`, `127.0.0.0/8` and `::1`: the only hosts allowed over plain http.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// An https URL, or http to a loopback host (for local development and tests).
+pub fn check_fetch_url(url: &Url) -> Result<(), &'static str> {
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err("must be https (http only for loopback hosts)"),
+        _ => Err("must be an https URL"),
+    }
+}
+
+fn parse_issuers(raw: Option<&str>, max: usize) -> Result<Vec<IssuerConfig>, ConfigError> {
+    let raw = raw
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ConfigError::new("ISSUERS", "is not set (wrangler secret put ISSUERS)"))?;
+    let value = parse_strict(raw.as_bytes())
+        .map_err(|_| ConfigError::new("ISSUERS", "is not valid JSON (or repeats a key)"))?;
+    let Value::Array(items) = value else {
+        return Err(ConfigError::new("ISSUERS", "must be a JSON array"));
+    };
+    if items.is_empty() {
+        return Err(ConfigError::new("ISSUERS", "must list at least one issuer"));
+    }
+    if items.len() > max {
+        return Err(ConfigError::new(
+            "ISSUERS",
+            format!("lists more than {max} issuers (MAX_ISSUERS)"),
+        ));
+    }
+    let mut out: Vec<IssuerConfig> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let parsed = parse_issuer(item, &format!("ISSUERS[{i}]"))?;
+        if out.iter().any(|o| o.issuer == parsed.issuer) {
+            return Err(ConfigError::new(
+                format!("ISSUERS[{i}].issuer"),
+                "is listed twice",
+            ));
+        }
+        out.push(parsed);
+    }
+    Ok(out)
+}
+
+fn parse_issuer(item: &Value, at: &str) -> Result<IssuerConfig, ConfigError> {
+    const FIELDS: [&str; 5] = ["issuer", "jwks_uri", "audiences", "algorithms", "secret"];
+    let field = |name: &str| format!("{at}.{name}");
+    let Value::Object(obj) = item else {
+        return Err(ConfigError::new(at, "must be an object"));
+    };
+    if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(ConfigError::new(field(unknown), "is not a known field"));
+    }
+
+    let issuer = match obj.get("issuer") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => {
+            return Err(ConfigError::new(
+                field("issuer"),
+                "must be a non-empty string",
+            ))
+        }
+    };
+
+    let audiences = match obj.get("audiences") {
+        Some(Value::Array(list)) if !list.is_empty() => list
+            .iter()
+            .map(|a| match a {
+                Value::String(s) if !s.is_empty() => Ok(s.clone()),
+                _ => Err(ConfigError::new(
+                    field("audiences"),
+                    "must contain only non-empty strings",
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => {
+            return Err(ConfigError::new(
+                field("audiences"),
+                "must be a non-empty array of strings",
+            ))
+        }
+    };
+
+    let algorithms = match obj.get("algorithms") {
+        None => Alg::DEFAULT.to_vec(),
+        Some(Value::Array(list)) if !list.is_empty() => {
+            let mut algs = Vec::new();
+            for a in list {
+                let Value::String(name) = a else {
+                    return Err(ConfigError::new(
+                        field("algorithms"),
+                        "must contain only strings",
+                    ));
+                };
+                if name.eq_ignore_ascii_case("none") {
+                    return Err(ConfigError::new(
+                        field("algorithms"),
+                        "\"none\" is never accepted",
+                    ));
+                }
+                let alg = Alg::from_name(name).ok_or_else(|| {
+                    ConfigError::new(
+                        field("algorithms"),
+                        format!("unsupported algorithm {name:?}"),
+                    )
+                })?;
+                if !algs.contains(&alg) {
+                    algs.push(alg);
+                }
+            }
+            algs
+        }
+        Some(_) => {
+            return Err(ConfigError::new(
+                field("algorithms"),
+                "must be a non-empty array of strings",
+            ))
+        }
+    };
+
+    let hmac_algs: Vec<Alg> = algorithms
+        .iter()
+        .copied()
+        .filter(|a| a.family() == KeyFamily::Hmac)
+        .collect();
+    let secret = match obj.get("secret") {
+        None if hmac_algs.is_empty() => None,
+        None => {
+            return Err(ConfigError::new(
+                field("secret"),
+                "is required when an HS* algorithm is listed",
+            ))
+        }
+        Some(_) if hmac_algs.is_empty() => {
+            return Err(ConfigError::new(
+                field("secret"),
+                "is only allowed when an HS* algorithm is listed",
+            ))
+        }
+        Some(Value::String(s)) => {
+            let bytes = URL_SAFE_NO_PAD
+                .decode(s.trim_end_matches('='))
+                .map_err(|_| ConfigError::new(field("secret"), "must be base64url"))?;
+            let needed = hmac_algs
+                .iter()
+                .map(|a| a.min_secret_len())
+                .max()
+                .unwrap_or(32);
+            if bytes.len() < needed {
+                return Err(ConfigError::new(
+                    field("secret"),
+                    format!("must decode to at least {needed} bytes for the listed HS algorithms"),
+                ));
+            }
+            Some(bytes)
+        }
+        Some(_) => {
+            return Err(ConfigError::new(
+                field("secret"),
+                "must be a base64url string",
+            ))
+        }
+    };
+
+    let jwks = match obj.get("jwks_uri") {
+        Some(Value::String(s)) => {
+            let url = Url::parse(s)
+                .map_err(|_| ConfigError::new(field("jwks_uri"), "must be an absolute URL"))?;
+            check_fetch_url(&url).map_err(|why| ConfigError::new(field("jwks_uri"), why))?;
+            JwksSource::Uri(url)
+        }
+        Some(_) => return Err(ConfigError::new(field("jwks_uri"), "must be a string")),
+        None => {
+            // OIDC Discovery 1.0 §4: strip a trailing slash, append the well-known path.
+            let base = Url::parse(&issuer).map_err(|_| {
+                ConfigError::new(
+                    field("jwks_uri"),
+                    "is required unless issuer is a URL usable for OIDC discovery",
+                )
+            })?;
+            check_fetch_url(&base).map_err(|why| {
+                ConfigError::new(field("issuer"), format!("for OIDC discovery {why}"))
+            })?;
+            if base.query().is_some() || base.fragment().is_some() {
+                return Err(ConfigError::new(
+                    field("issuer"),
+                    "for OIDC discovery must not carry a query or fragment",
+                ));
+            }
+            let well_known = format!(
+                "{}/.well-known/openid-configuration",
+                issuer.trim_end_matches('/')
+            );
+            let url = Url::parse(&well_known).map_err(|_| {
+                ConfigError::new(field("issuer"), "does not give a valid discovery URL")
+            })?;
+            JwksSource::Discovery(url)
+        }
+    };
+
+    Ok(IssuerConfig {
+        issuer,
+        jwks,
+        audiences,
+        algorithms,
+        secret,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const ONE: &str =
+        r#"[{"issuer":"https://i.test/","jwks_uri":"https://i.test/jwks","audiences":["api"]}]"#;
+
+    fn err(issuers: &str) -> ConfigError {
+        Config::parse(Some(issuers), &HashMap::new()).unwrap_err()
+    }
+
+    #[test]
+    fn minimal_issuer_gets_documented_defaults() {
+        let c = Config::parse(Some(ONE), &HashMap::new()).unwrap();
+        assert_eq!(c.issuers[0].algorithms, Alg::DEFAULT.to_vec());
+        assert_eq!(c.leeway_secs, 60);
+        assert_eq!(c.realm, "edgeguard");
+        assert_eq!(c.headers.subject, "X-Auth-Subject");
+        assert!(!c.strip_authorization);
+        assert!(c.origin.is_none());
+        assert_eq!(c.cache.refetch_cooldown, 30);
+        assert_eq!(c.max_token_bytes, 8192);
+    }
+
+    #[test]
+    fn missing_or_broken_issuers_name_the_field() {
+        assert_eq!(
+            Config::parse(None, &HashMap::new()).unwrap_err().field,
+            "ISSUERS"
+        );
+        assert_eq!(err("not json").field, "ISSUERS");
+        assert_eq!(err("{}").field, "ISSUERS");
+        assert_eq!(err("[]").field, "ISSUERS");
+        assert_eq!(
+            err(r#"[{"issuer":"a","issuer":"b","audiences":["x"]}]"#).field,
+            "ISSUERS"
+        );
+        assert_eq!(
+            err(r#"[{"issuer":"https://i/","jwks_uri":"https://i/j","audiences":[]}]"#).field,
+            "ISSUERS[0].audiences"
+        );
+        assert_eq!(
+            err(r#"[{"issuer":"https://i/","jwks_uri":"https://i/j","audiences":[""]}]"#).field,
+            "ISSUERS[0].audiences"
+        );
+        assert_eq!(
+            err(r#"[{"issuer":"","jwks_uri":"https://i/j","audiences":["a"]}]"#).field,
+            "ISSUERS[0].issuer"
+        );
+        assert_eq!(
+            err(r#"[{"issuer":"https://i/","jwks_uri":"https://i/j","audience":["a"]}]"#).field,
+            "ISSUERS[0].audience"
+        );
+    }
+
+    #[test]
+    fn none_is_never_an_algorithm() {
+        for spelling in ["none", "None", "NONE", "nOnE"] {
+            let e = err(&format!(
+                r#"[{{"issuer":"https://i/","jwks_uri":"https://i/j","audiences":["a"],"algorithms":["RS256","{spelling}"]}}]"#
+            ));
+            assert_eq!(e.field, "ISSUERS[0].algorithms");
+        }
+        assert_eq!(
+            err(r#"[{"issuer":"https://i/","jwks_uri":"https://i/j","audiences":["a"],"algorithms":["XS999"]}]"#).field,
+            "ISSUERS[0].algorithms"
+        );
+    }
+
+    #[test]
+    fn jwks_uri_must_be_https_unless_loopback() {
+        let e = err(
+            r#"[{"issuer":"https://i/","jwks_uri":"http://keys.example.com/j","audiences":["a"]}]"#,
+        );
+        assert_eq!(e.field, "ISSUERS[0].jwks_uri");
+        for ok in [
+            "http://127.0.0.1:9/j",
+            "http://localhost/j",
+            "http://[::1]:8/j",
+            "http://127.9.9.9/j",
+        ] {
+            let json =
+                format!(r#"[{{"issuer":"https://i/","jwks_uri":"{ok}","audiences":["a"]}}]"#);
+            assert!(Config::parse(Some(&json), &HashMap::new()).is_ok(), "{ok}");
+        }
+        assert!(
+            err(r#"[{"issuer":"https://i/","jwks_uri":"ftp://i/j","audiences":["a"]}]"#)
+                .field
+                .ends_with("jwks_uri")
+        );
+        assert!(
+            err(r#"[{"issuer":"https://i/","jwks_uri":"/relative","audiences":["a"]}]"#)
+                .field
+                .ends_with("jwks_uri")
+        );
+    }
+
+    #[test]
+    fn discovery_url_follows_oidc_rules() {
+        let c = Config::parse(
+            Some(r#"[{"issuer":"https://login.test/tenant/","audiences":["a"]}]"#),
+            &HashMap::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.issuers[0].jwks,
+            JwksSource::Discovery(
+                Url::parse("https://login.test/tenant/.well-known/openid-configuration").unwrap()
+            )
+        );
+        assert_eq!(
+            err(r#"[{"issuer":"my-issuer","audiences":["a"]}]"#).field,
+            "ISSUERS[0].jwks_uri"
+        );
+        assert_eq!(
+            err(r#"[{"issuer":"http://login.test","audiences":["a"]}]"#).field,
+            "ISSUERS[0].issuer"
+        );
+    }
+
+    #[test]
+    fn hmac_secret_only_with_hs_algorithms_and_long_enough() {
+        let secret32 = URL_SAFE_NO_PAD.encode([7u8; 32]);
+        let secret64 = URL_SAFE_NO_PAD.encode([7u8; 64]);
+        let item = |algs: &str, secret: Option<&str>| {
+            let s = secret
+                .map(|s| format!(r#","secret":"{s}""#))
+                .unwrap_or_default();
+            format!(
+                r#"[{{"issuer":"https://i/","jwks_uri":"https://i/j","audiences":["a"],"algorithms":{algs}{s}}}]"#
+            )
+        };
+        assert!(Config::parse(
+            Some(&item(r#"["HS256"]"#, Some(&secret32))),
+            &HashMap::new()
+        )
+        .is_ok());
+        assert_eq!(err(&item(r#"["HS256"]"#, None)).field, "ISSUERS[0].secret");
+        assert_eq!(
+            err(&item(r#"["RS256"]"#, Some(&secret32))).field,
+            "ISSUERS[0].secret"
+        );
+        assert_eq!(
+            err(&item(r#"["HS512"]"#, Some(&secret32))).field,
+            "ISSUERS[0].secret"
+        );
+        assert!(Config::parse(
+            Some(&item(r#"["HS512"]"#, Some(&secret64))),
+            &HashMap::new()
+        )
+        .is_ok());
+        assert_eq!(
+            err(&item(r#"["HS256"]"#, Some("not base64!"))).field,
+            "ISSUERS[0].secret"
+        );
+        // Padding is tolerated.
+        let padded = format!("{}=", URL_SAFE_NO_PAD.encode([7u8; 32]));
+        assert!(Config::parse(Some(&item(r#"["HS256"]"#, Some(&padded))), &HashMap::new()).is_ok());
+    }
+
+    #[test]
+    fn duplicate_issuers_are_rejected() {
+        let two = r#"[{"issuer":"https://i/","jwks_uri":"https://i/j","audiences":["a"]},{"issuer":"https://i/","jwks_uri":"https://i/k","audiences":["b"]}]"#;
+        assert_eq!(err(two).field, "ISSUERS[1].issuer");
+    }
+
+    #[test]
+    fn vars_are_validated_and_named() {
+        let bad = |k: &str, v: &str| {
+            Config::parse(Some(ONE), &vars(&[(k, v)]))
+                .unwrap_err()
+                .field
+        };
+        assert_eq!(bad("LEEWAY_SECONDS", "abc"), "LEEWAY_SECONDS");
+        assert_eq!(bad("LEEWAY_SECONDS", "601"), "LEEWAY_SECONDS");
+        assert_eq!(bad("STRIP_AUTHORIZATION", "maybe"), "STRIP_AUTHORIZATION");
+        assert_eq!(bad("ORIGIN", "not a url"), "ORIGIN");
+        assert_eq!(bad("ORIGIN", "https://o.test/?q=1"), "ORIGIN");
+        assert_eq!(bad("SUBJECT_HEADER", "X Bad"), "SUBJECT_HEADER");
+        assert_eq!(bad("CLAIMS_HEADER", "Authorization"), "CLAIMS_HEADER");
+        assert_eq!(bad("ISSUER_HEADER", "x-auth-subject"), "SUBJECT_HEADER");
+        assert_eq!(bad("AUTH_REALM", "a\"b"), "AUTH_REALM");
+        assert_eq!(bad("JWKS_MIN_TTL_SECONDS", "7200"), "JWKS_MIN_TTL_SECONDS");
+        let ok = Config::parse(
+            Some(ONE),
+            &vars(&[
+                ("LEEWAY_SECONDS", "5"),
+                ("STRIP_AUTHORIZATION", "true"),
+                ("ORIGIN", "https://o.test/base"),
+                ("AUTH_REALM", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(ok.leeway_secs, 5);
+        assert!(ok.strip_authorization);
+        assert_eq!(ok.origin.unwrap().as_str(), "https://o.test/base");
+        assert_eq!(ok.realm, "edgeguard");
+    }
+}

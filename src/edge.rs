@@ -1,0 +1,226 @@
+//! The request glue: reads the request and bindings, runs the pure pipeline, fetches keys
+//! through `fetcher`, and either forwards (streaming) or answers at the edge.
+
+use crate::config::{Config, VAR_NAMES};
+use crate::error::{ConfigError, EdgeResponse, ExtractError, Rejection};
+use crate::extract::{bearer_token, query_has_access_token};
+use crate::fetcher::{keys_for, Want};
+use crate::forward;
+use crate::pipeline::{finish, prepare};
+use crate::token::{Principal, UntrustedToken};
+use crate::verify;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{console_error, console_log, js_sys, web_sys, Context, Env};
+
+thread_local! {
+    /// The parsed configuration, keyed by the raw inputs it came from, so it is validated
+    /// once per isolate and again only if a binding changes.
+    static CONFIG: RefCell<Option<(RawConfig, ParsedConfig)>> = const { RefCell::new(None) };
+}
+
+type ParsedConfig = Result<Rc<Config>, ConfigError>;
+
+#[derive(Clone, PartialEq, Eq)]
+struct RawConfig {
+    issuers: Option<String>,
+    vars: HashMap<String, String>,
+}
+
+/// Seconds since the epoch from the runtime clock (frozen during a request on Workers).
+fn now_secs() -> u64 {
+    (js_sys::Date::now() / 1000.0) as u64
+}
+
+/// Entry point for one request; never panics on input, never forwards on failure.
+pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::Response {
+    let config = match load_config(&env) {
+        Ok(config) => config,
+        Err(rejection) => {
+            console_error!("{}", rejection.log_line(None, None));
+            return edge_response(&rejection.to_response("edgeguard", 30));
+        }
+    };
+    match authenticate(&req, &env, &ctx, &config).await {
+        Ok(principal) => forward_request(req, &config, &principal).await,
+        Err((rejection, iss, kid)) => {
+            console_log!("{}", rejection.log_line(iss.as_deref(), kid.as_deref()));
+            edge_response(&rejection.to_response(&config.realm, config.retry_after_secs))
+        }
+    }
+}
+
+type Failure = (Rejection, Option<String>, Option<String>);
+
+async fn authenticate(
+    req: &web_sys::Request,
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+) -> Result<Principal, Failure> {
+    let fail = |r: Rejection| (r, None, None);
+    let authorization = req.headers().get("authorization").ok().flatten();
+    let token = bearer_token(authorization.as_deref()).map_err(|e| fail(e.into()))?;
+    let url = url::Url::parse(&req.url()).ok();
+    if query_has_access_token(url.as_ref().and_then(|u| u.query())) {
+        return Err(fail(Rejection::InvalidRequest(ExtractError::Multiple)));
+    }
+    let prepared = prepare(token, config).map_err(|e| {
+        // Even a token we refuse early is worth its iss/kid in the log, when they parse.
+        let peek = UntrustedToken::parse(token, config.max_token_bytes).ok();
+        let iss = peek
+            .as_ref()
+            .and_then(|t| t.unverified_issuer().map(str::to_owned));
+        let kid = peek.as_ref().and_then(|t| t.kid().map(str::to_owned));
+        (Rejection::InvalidToken(e), iss, kid)
+    })?;
+    let iss = Some(prepared.issuer.issuer.clone());
+    let kid = prepared.token.kid().map(str::to_owned);
+    let now = now_secs();
+
+    let mut keys = None;
+    if prepared.needs_keys() {
+        let unavailable = |e| (Rejection::KeysUnavailable(e), iss.clone(), kid.clone());
+        let issuer = prepared.issuer;
+        let mut set = keys_for(env, ctx, config, issuer, now, Want::Current)
+            .await
+            .map_err(unavailable)?;
+        if verify::needs_refetch(&prepared.token, &set) {
+            // An unknown kid may mean the issuer rotated; the fetcher rate-limits this.
+            if let Ok(fresh) = keys_for(env, ctx, config, issuer, now, Want::Refetch).await {
+                set = fresh;
+            }
+        }
+        keys = Some(set);
+    }
+    finish(prepared, keys.as_deref(), now, config.leeway_secs)
+        .map_err(|e| (Rejection::InvalidToken(e), iss, kid))
+}
+
+/// Forwards with the same method, headers (edited), query and streamed body.
+async fn forward_request(
+    req: web_sys::Request,
+    config: &Config,
+    principal: &Principal,
+) -> web_sys::Response {
+    match try_forward(&req, config, principal).await {
+        Ok(response) => response,
+        Err(e) => {
+            let rejection = Rejection::BadGateway;
+            console_log!(
+                "{}",
+                serde_json::json!({"event": "rejected", "status": 502, "reason": rejection.reason(), "cause": e})
+            );
+            edge_response(&rejection.to_response(&config.realm, config.retry_after_secs))
+        }
+    }
+}
+
+async fn try_forward(
+    req: &web_sys::Request,
+    config: &Config,
+    principal: &Principal,
+) -> Result<web_sys::Response, String> {
+    let js_err = |e: JsValue| e.as_string().unwrap_or_else(|| format!("{e:?}"));
+    let url = url::Url::parse(&req.url()).map_err(|e| e.to_string())?;
+    let target = forward::target_url(&url, config.origin.as_ref());
+    let headers = web_sys::Headers::new_with_headers(&req.headers()).map_err(js_err)?;
+    let plan = forward::plan(principal, config);
+    for name in &plan.remove {
+        headers.delete(name).map_err(js_err)?;
+    }
+    for (name, value) in &plan.set {
+        headers.set(name, value).map_err(js_err)?;
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_method(&req.method());
+    init.set_headers(&headers);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    // The body stream is handed over as is: never buffered in the Worker.
+    if let Some(body) = req.body() {
+        init.set_body(&body);
+    }
+    let outbound = web_sys::Request::new_with_str_and_init(&target, &init).map_err(js_err)?;
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let response = JsFuture::from(global.fetch_with_request(&outbound))
+        .await
+        .map_err(js_err)?;
+    // Returned untouched: status, status text, headers and the streamed body.
+    response.dyn_into::<web_sys::Response>().map_err(js_err)
+}
+
+fn load_config(env: &Env) -> Result<Rc<Config>, Rejection> {
+    let raw = read_raw_config(env);
+    let cached = CONFIG.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|(r, _)| *r == raw)
+            .map(|(_, parsed)| parsed.clone())
+    });
+    let parsed = match cached {
+        Some(parsed) => parsed,
+        None => {
+            let parsed = Config::parse(raw.issuers.as_deref(), &raw.vars).map(Rc::new);
+            CONFIG.with(|c| *c.borrow_mut() = Some((raw, parsed.clone())));
+            parsed
+        }
+    };
+    parsed.map_err(Rejection::Config)
+}
+
+/// Reads `ISSUERS` and every known var. Numbers and booleans in `[vars]` are accepted and
+/// stringified; `ISSUERS` may also be given as a structured var (JSON), not only a secret.
+fn read_raw_config(env: &Env) -> RawConfig {
+    let read = |name: &str| -> Option<String> {
+        let v = js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(name)).ok()?;
+        if v.is_undefined() || v.is_null() {
+            None
+        } else if let Some(s) = v.as_string() {
+            Some(s)
+        } else if let Some(b) = v.as_bool() {
+            Some(b.to_string())
+        } else if let Some(n) = v.as_f64() {
+            Some(if n.fract() == 0.0 && n.abs() < 1e15 {
+                format!("{}", n as i64)
+            } else {
+                n.to_string()
+            })
+        } else {
+            js_sys::JSON::stringify(&v).ok().and_then(|s| s.as_string())
+        }
+    };
+    RawConfig {
+        issuers: read("ISSUERS"),
+        vars: VAR_NAMES
+            .iter()
+            .filter_map(|name| read(name).map(|v| (name.to_string(), v)))
+            .collect(),
+    }
+}
+
+fn edge_response(r: &EdgeResponse) -> web_sys::Response {
+    let build = || -> Result<web_sys::Response, JsValue> {
+        let headers = web_sys::Headers::new()?;
+        for (name, value) in &r.headers {
+            headers.set(name, value)?;
+        }
+        let init = web_sys::ResponseInit::new();
+        init.set_status(r.status);
+        init.set_headers(&headers);
+        web_sys::Response::new_with_opt_str_and_init(Some(&r.body), &init)
+    };
+    // Header values are fixed ASCII built above, so this cannot fail in practice; if the
+    // runtime disagrees, a bare 500 is still an answer that forwards nothing.
+    build().unwrap_or_else(|_| {
+        web_sys::Response::new_with_opt_str(Some("internal error"))
+            .unwrap_or_else(|_| unreachable_response())
+    })
+}
+
+fn unreachable_response() -> web_sys::Response {
+    // `Response.error()` cannot fail: a network-error response, still never a forward.
+    web_sys::Response::error()
+}

@@ -1,0 +1,405 @@
+//! Errors by pipeline phase, and the one place where they become HTTP answers (RFC 6750).
+//!
+//! Every description below is a fixed, header-safe string: nothing a client sent is ever
+//! echoed into `WWW-Authenticate`, and nothing about *which* key or claim value failed leaks
+//! beyond a short reason. The log line (see [`Rejection::log_line`]) carries `iss` and `kid`
+//! for operators, JSON-escaped and truncated; never the token.
+
+use serde_json::json;
+use std::fmt;
+
+/// Why the token could not be taken from the request (the `extract` phase).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtractError {
+    /// No `Authorization` header, another scheme, or `Bearer` with nothing after it.
+    Missing,
+    /// Several `Authorization` headers, several tokens in one, or a token sent in more than
+    /// one place (RFC 6750 §2: clients MUST NOT use more than one method).
+    Multiple,
+}
+
+/// Why a token was refused (parse, key selection, signature and claim phases).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    /// Longer than `MAX_TOKEN_BYTES`.
+    TooLarge,
+    /// Not three base64url segments of a JSON header and a JSON object payload.
+    Malformed,
+    /// The header is not a valid JOSE header (no `alg`, wrong types, duplicates).
+    MalformedHeader,
+    /// The payload is not a JSON object (or has duplicate keys).
+    MalformedClaims,
+    /// The header carries `crit`; no extension is understood here.
+    UnsupportedCrit,
+    /// `iss` is missing or not one of the configured issuers.
+    UnknownIssuer,
+    /// `alg` is not allowed for this issuer (this covers `none`).
+    AlgorithmNotAllowed,
+    /// No key in the issuer's set has this `kid`.
+    UnknownKid,
+    /// Keys exist but none may verify this token (wrong type, `use`, `alg`).
+    NoSuitableKey,
+    /// No `kid` and several keys fit the algorithm.
+    AmbiguousKey,
+    /// The signature does not verify.
+    BadSignature,
+    /// `exp` is absent.
+    MissingExpiry,
+    /// A registered claim has the wrong JSON type or an out-of-range value.
+    InvalidClaim,
+    /// `exp` (plus leeway) has passed.
+    Expired,
+    /// `nbf` (minus leeway) is in the future.
+    NotYetValid,
+    /// `iat` (minus leeway) is in the future.
+    IssuedInFuture,
+    /// `aud` is absent or shares nothing with the issuer's `audiences`.
+    AudienceMismatch,
+}
+
+impl TokenError {
+    /// A short, fixed reason for `error_description`.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::TooLarge => "token too large",
+            Self::Malformed => "malformed token",
+            Self::MalformedHeader => "malformed token header",
+            Self::MalformedClaims => "malformed token claims",
+            Self::UnsupportedCrit => "unsupported critical header",
+            Self::UnknownIssuer => "unknown issuer",
+            Self::AlgorithmNotAllowed => "algorithm not allowed",
+            Self::UnknownKid => "unknown key id",
+            Self::NoSuitableKey => "no suitable key",
+            Self::AmbiguousKey => "ambiguous key",
+            Self::BadSignature => "signature verification failed",
+            Self::MissingExpiry => "missing exp claim",
+            Self::InvalidClaim => "invalid claim",
+            Self::Expired => "token expired",
+            Self::NotYetValid => "token not yet valid",
+            Self::IssuedInFuture => "token issued in the future",
+            Self::AudienceMismatch => "audience not allowed",
+        }
+    }
+
+    /// A stable machine-readable code for logs.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::TooLarge => "token_too_large",
+            Self::Malformed => "malformed_token",
+            Self::MalformedHeader => "malformed_header",
+            Self::MalformedClaims => "malformed_claims",
+            Self::UnsupportedCrit => "unsupported_crit",
+            Self::UnknownIssuer => "unknown_issuer",
+            Self::AlgorithmNotAllowed => "algorithm_not_allowed",
+            Self::UnknownKid => "unknown_kid",
+            Self::NoSuitableKey => "no_suitable_key",
+            Self::AmbiguousKey => "ambiguous_key",
+            Self::BadSignature => "bad_signature",
+            Self::MissingExpiry => "missing_exp",
+            Self::InvalidClaim => "invalid_claim",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::IssuedInFuture => "issued_in_future",
+            Self::AudienceMismatch => "audience_mismatch",
+        }
+    }
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
+    }
+}
+
+/// A configuration problem: which field, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Path of the bad field, e.g. `ISSUERS[1].jwks_uri` or `LEEWAY_SECONDS`.
+    pub field: String,
+    /// What is wrong, lower-case, no trailing period.
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Why an issuer's keys could not be obtained (the JWKS phase).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksError {
+    /// Network error, timeout, or a non-2xx status.
+    Fetch(String),
+    /// The response was larger than `JWKS_MAX_BYTES`.
+    TooLarge,
+    /// The body is not a usable JWKS (or discovery document).
+    Invalid(&'static str),
+}
+
+impl fmt::Display for JwksError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fetch(why) => write!(f, "fetch failed: {why}"),
+            Self::TooLarge => f.write_str("response too large"),
+            Self::Invalid(why) => write!(f, "invalid response: {why}"),
+        }
+    }
+}
+
+/// Every way a request is answered at the edge instead of being forwarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// 401 without an error code (RFC 6750 §3.1: the client did not try to authenticate).
+    MissingToken,
+    /// 400 `invalid_request`.
+    InvalidRequest(ExtractError),
+    /// 401 `invalid_token`.
+    InvalidToken(TokenError),
+    /// 503: the issuer's keys are unobtainable and nothing usable is cached.
+    KeysUnavailable(JwksError),
+    /// 500: the deployment is misconfigured.
+    Config(ConfigError),
+    /// 502: the origin could not be reached.
+    BadGateway,
+}
+
+impl From<ExtractError> for Rejection {
+    fn from(e: ExtractError) -> Self {
+        match e {
+            ExtractError::Missing => Rejection::MissingToken,
+            other => Rejection::InvalidRequest(other),
+        }
+    }
+}
+
+impl From<TokenError> for Rejection {
+    fn from(e: TokenError) -> Self {
+        Rejection::InvalidToken(e)
+    }
+}
+
+impl From<ConfigError> for Rejection {
+    fn from(e: ConfigError) -> Self {
+        Rejection::Config(e)
+    }
+}
+
+/// A finished edge answer: status, headers and JSON body. The glue turns it into a Response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeResponse {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl Rejection {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::MissingToken | Self::InvalidToken(_) => 401,
+            Self::InvalidRequest(_) => 400,
+            Self::KeysUnavailable(_) => 503,
+            Self::Config(_) => 500,
+            Self::BadGateway => 502,
+        }
+    }
+
+    /// The `error` value of the JSON body (and of `WWW-Authenticate` where there is one).
+    pub fn error_code(&self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidToken(_) => "invalid_token",
+            Self::KeysUnavailable(_) => "temporarily_unavailable",
+            Self::Config(_) => "server_error",
+            Self::BadGateway => "bad_gateway",
+        }
+    }
+
+    /// The `error_description` (public; short and fixed except for the config field path).
+    pub fn description(&self) -> String {
+        match self {
+            Self::MissingToken => "bearer token required".into(),
+            Self::InvalidRequest(_) => "more than one token".into(),
+            Self::InvalidToken(e) => e.description().into(),
+            Self::KeysUnavailable(_) => "signing keys unavailable".into(),
+            // The field path names what to fix; the value itself is never echoed.
+            Self::Config(e) => format!("invalid configuration: {}", e.field),
+            Self::BadGateway => "origin unreachable".into(),
+        }
+    }
+
+    /// The short reason used in logs.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::MissingToken => "missing_token".into(),
+            Self::InvalidRequest(_) => "multiple_tokens".into(),
+            Self::InvalidToken(e) => e.code().into(),
+            Self::KeysUnavailable(e) => format!("jwks_unavailable: {e}"),
+            Self::Config(e) => format!("invalid_config: {e}"),
+            Self::BadGateway => "origin_unreachable".into(),
+        }
+    }
+
+    /// Builds the response: RFC 6750 `WWW-Authenticate` for 400/401, `Retry-After` for 503.
+    pub fn to_response(&self, realm: &str, retry_after_secs: u64) -> EdgeResponse {
+        let mut headers = vec![
+            ("content-type", "application/json".to_string()),
+            ("cache-control", "no-store".to_string()),
+        ];
+        let description = self.description();
+        match self {
+            Self::MissingToken => {
+                headers.push(("www-authenticate", format!("Bearer realm=\"{realm}\"")));
+            }
+            Self::InvalidRequest(_) | Self::InvalidToken(_) => {
+                // error first: some clients match `^Bearer error=`; order is free per RFC 7235.
+                headers.push((
+                    "www-authenticate",
+                    format!(
+                        "Bearer error=\"{}\", error_description=\"{}\", realm=\"{realm}\"",
+                        self.error_code(),
+                        description
+                    ),
+                ));
+            }
+            Self::KeysUnavailable(_) => {
+                headers.push(("retry-after", retry_after_secs.to_string()));
+            }
+            Self::Config(_) | Self::BadGateway => {}
+        }
+        let body = json!({ "error": self.error_code(), "error_description": description });
+        EdgeResponse {
+            status: self.status(),
+            headers,
+            body: body.to_string(),
+        }
+    }
+
+    /// One structured JSON log line. `iss` and `kid` come from an unverified token: they
+    /// are truncated and JSON-escaped, and the token itself is never part of the line.
+    pub fn log_line(&self, iss: Option<&str>, kid: Option<&str>) -> String {
+        json!({
+            "event": "rejected",
+            "status": self.status(),
+            "reason": self.reason(),
+            "iss": iss.map(truncate_for_log),
+            "kid": kid.map(truncate_for_log),
+        })
+        .to_string()
+    }
+}
+
+/// Keeps log lines bounded whatever a client puts in `iss` or `kid`.
+fn truncate_for_log(s: &str) -> &str {
+    const MAX: usize = 128;
+    if s.len() <= MAX {
+        return s;
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header<'a>(r: &'a EdgeResponse, name: &str) -> Option<&'a str> {
+        r.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn missing_token_has_realm_and_no_error_attribute() {
+        let r = Rejection::MissingToken.to_response("api", 30);
+        assert_eq!(r.status, 401);
+        assert_eq!(header(&r, "www-authenticate"), Some("Bearer realm=\"api\""));
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["error"], "missing_token");
+    }
+
+    #[test]
+    fn invalid_token_names_the_error_and_reason() {
+        let r = Rejection::InvalidToken(TokenError::Expired).to_response("api", 30);
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            header(&r, "www-authenticate"),
+            Some("Bearer error=\"invalid_token\", error_description=\"token expired\", realm=\"api\"")
+        );
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["error"], "invalid_token");
+        assert_eq!(body["error_description"], "token expired");
+        assert_eq!(header(&r, "cache-control"), Some("no-store"));
+    }
+
+    #[test]
+    fn unavailable_keys_answer_503_with_retry_after() {
+        let r = Rejection::KeysUnavailable(JwksError::TooLarge).to_response("api", 17);
+        assert_eq!(r.status, 503);
+        assert_eq!(header(&r, "retry-after"), Some("17"));
+        assert!(header(&r, "www-authenticate").is_none());
+    }
+
+    #[test]
+    fn config_errors_name_the_field_but_not_the_value() {
+        let e = ConfigError::new("ISSUERS[0].secret", "must be base64url: s3cr3t");
+        let r = Rejection::Config(e).to_response("api", 30);
+        assert_eq!(r.status, 500);
+        assert!(r.body.contains("ISSUERS[0].secret"));
+        assert!(!r.body.contains("s3cr3t"));
+    }
+
+    #[test]
+    fn descriptions_are_header_safe() {
+        let all = [
+            TokenError::TooLarge,
+            TokenError::Malformed,
+            TokenError::MalformedHeader,
+            TokenError::MalformedClaims,
+            TokenError::UnsupportedCrit,
+            TokenError::UnknownIssuer,
+            TokenError::AlgorithmNotAllowed,
+            TokenError::UnknownKid,
+            TokenError::NoSuitableKey,
+            TokenError::AmbiguousKey,
+            TokenError::BadSignature,
+            TokenError::MissingExpiry,
+            TokenError::InvalidClaim,
+            TokenError::Expired,
+            TokenError::NotYetValid,
+            TokenError::IssuedInFuture,
+            TokenError::AudienceMismatch,
+        ];
+        for e in all {
+            assert!(e
+                .description()
+                .bytes()
+                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'));
+        }
+    }
+
+    #[test]
+    fn log_lines_are_json_and_bounded() {
+        let kid = "k\"\n".repeat(1000);
+        let line = Rejection::InvalidToken(TokenError::UnknownKid)
+            .log_line(Some("https://i/"), Some(&kid));
+        assert!(!line.contains('\n'));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["reason"], "unknown_kid");
+        assert!(v["kid"].as_str().unwrap().len() <= 128);
+    }
+}

@@ -1,0 +1,437 @@
+//! Key sets: parsing a JWKS once into ready verifying keys, choosing a key for a token, and
+//! the cache policy that decides when to fetch again. Pure; the network and KV live in
+//! `fetcher`.
+
+use crate::alg::{Alg, KeyFamily};
+use crate::error::JwksError;
+use crate::json::parse_strict;
+use jwt_compact::alg::{Ed25519, Es256, RsaPublicKey, StrongKey};
+use jwt_compact::jwk::JsonWebKey;
+use jwt_compact::Algorithm;
+use serde::Deserialize;
+use serde_json::Value;
+
+pub type P256Key = <Es256 as Algorithm>::VerifyingKey;
+pub type Ed25519Key = <Ed25519 as Algorithm>::VerifyingKey;
+
+/// A public key ready to verify with: decoded and validated once, when the JWKS is parsed.
+#[derive(Debug, Clone)]
+pub enum PublicKey {
+    Rsa(Box<RsaPublicKey>),
+    P256(P256Key),
+    Ed25519(Ed25519Key),
+}
+
+impl PublicKey {
+    fn family(&self) -> KeyFamily {
+        match self {
+            PublicKey::Rsa(_) => KeyFamily::Rsa,
+            PublicKey::P256(_) => KeyFamily::P256,
+            PublicKey::Ed25519(_) => KeyFamily::Ed25519,
+        }
+    }
+}
+
+/// One usable JWKS entry.
+#[derive(Debug, Clone)]
+pub struct Jwk {
+    pub kid: Option<String>,
+    /// The key's own `alg`, when it pins one.
+    pub alg: Option<String>,
+    pub key: PublicKey,
+}
+
+impl Jwk {
+    /// May this key verify a token signed with `alg`? (RFC 7517 §4.4: a key that names an
+    /// `alg` is for that algorithm only.)
+    fn fits(&self, alg: Alg) -> bool {
+        self.key.family() == alg.family() && self.alg.as_deref().is_none_or(|a| a == alg.name())
+    }
+}
+
+/// The usable keys of one issuer.
+#[derive(Debug, Clone, Default)]
+pub struct KeySet {
+    pub keys: Vec<Jwk>,
+    /// Entries that were present but not usable (other `kty`, `use: enc`, weak RSA, ...).
+    pub skipped: usize,
+}
+
+/// The key (or keys) a token may be checked with.
+#[derive(Debug)]
+pub enum Selection<'a> {
+    /// Try these, in order; the token is valid if one verifies it.
+    Candidates(Vec<&'a PublicKey>),
+    /// No key has the token's `kid`: the issuer may have rotated, so a refetch can help.
+    UnknownKid,
+    /// Keys exist for this `kid` (or for this algorithm) but none may verify it.
+    NoSuitableKey,
+    /// No `kid` and several keys fit the algorithm.
+    Ambiguous,
+}
+
+impl KeySet {
+    /// Chooses keys by `kid`, or, without a `kid`, the one key that fits `alg`.
+    pub fn select(&self, alg: Alg, kid: Option<&str>) -> Selection<'_> {
+        match kid {
+            Some(kid) => {
+                let mut same_kid = self
+                    .keys
+                    .iter()
+                    .filter(|k| k.kid.as_deref() == Some(kid))
+                    .peekable();
+                if same_kid.peek().is_none() {
+                    return Selection::UnknownKid;
+                }
+                let fitting: Vec<_> = same_kid.filter(|k| k.fits(alg)).map(|k| &k.key).collect();
+                if fitting.is_empty() {
+                    Selection::NoSuitableKey
+                } else {
+                    Selection::Candidates(fitting)
+                }
+            }
+            None => {
+                let fitting: Vec<_> = self
+                    .keys
+                    .iter()
+                    .filter(|k| k.fits(alg))
+                    .map(|k| &k.key)
+                    .collect();
+                match fitting.len() {
+                    0 => Selection::NoSuitableKey,
+                    1 => Selection::Candidates(fitting),
+                    _ => Selection::Ambiguous,
+                }
+            }
+        }
+    }
+}
+
+/// The metadata of a JWKS entry that decides whether it is usable at all.
+#[derive(Deserialize)]
+struct JwkMeta {
+    kty: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default, rename = "use")]
+    use_: Option<String>,
+    #[serde(default)]
+    key_ops: Option<Vec<String>>,
+    #[serde(default)]
+    alg: Option<String>,
+}
+
+/// Parses a JWKS document. Entries that cannot be used for signature verification are
+/// skipped (a key set may mix encryption keys or key types we do not know), but a document
+/// that is not a JWKS, is too big, or leaves no usable key is an error, so it can never
+/// replace a good key set.
+pub fn parse_jwks(body: &[u8], max_keys: usize) -> Result<KeySet, JwksError> {
+    let doc = parse_strict(body).map_err(|_| JwksError::Invalid("not JSON"))?;
+    let Some(Value::Array(entries)) = doc.get("keys") else {
+        return Err(JwksError::Invalid("no \"keys\" array"));
+    };
+    if entries.len() > max_keys {
+        return Err(JwksError::Invalid("too many keys"));
+    }
+    let mut set = KeySet::default();
+    for entry in entries {
+        match parse_entry(entry) {
+            Some(jwk) => set.keys.push(jwk),
+            None => set.skipped += 1,
+        }
+    }
+    if set.keys.is_empty() {
+        return Err(JwksError::Invalid("no usable signing key"));
+    }
+    Ok(set)
+}
+
+fn parse_entry(entry: &Value) -> Option<Jwk> {
+    let meta = JwkMeta::deserialize(entry).ok()?;
+    if meta.use_.as_deref().is_some_and(|u| u != "sig") {
+        return None;
+    }
+    if meta
+        .key_ops
+        .as_ref()
+        .is_some_and(|ops| !ops.iter().any(|op| op == "verify"))
+    {
+        return None;
+    }
+    // Private key material in a published JWKS is an issuer mistake; we never use it, and
+    // refusing the entry keeps it out of memory and KV.
+    if entry.get("d").is_some() {
+        return None;
+    }
+    let key = match meta.kty.as_str() {
+        "RSA" | "EC" | "OKP" => {
+            let jwk = JsonWebKey::deserialize(entry).ok()?;
+            match &jwk {
+                JsonWebKey::Rsa { .. } => {
+                    // StrongKey enforces RFC 7518 §3.3: at least 2048 bits.
+                    let rsa = RsaPublicKey::try_from(&jwk).ok()?;
+                    PublicKey::Rsa(Box::new(StrongKey::try_from(rsa).ok()?.into_inner()))
+                }
+                JsonWebKey::EllipticCurve { .. } => PublicKey::P256(P256Key::try_from(&jwk).ok()?),
+                JsonWebKey::KeyPair { .. } => PublicKey::Ed25519(Ed25519Key::try_from(&jwk).ok()?),
+                // `Symmetric`, and any variant a future jwt-compact adds.
+                _ => return None,
+            }
+        }
+        // `oct` keys never come from a JWKS (HMAC secrets are configured per issuer), and
+        // unknown types are someone else's keys.
+        _ => return None,
+    };
+    if let Some(alg) = meta.alg.as_deref() {
+        // A key pinned to an algorithm of another family is not ours to use.
+        if Alg::from_name(alg).is_none_or(|a| a.family() != key.family()) {
+            return None;
+        }
+    }
+    Some(Jwk {
+        kid: meta.kid,
+        alg: meta.alg,
+        key,
+    })
+}
+
+/// Freshness rules for cached key sets (all in seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachePolicy {
+    pub min_ttl: u64,
+    pub max_ttl: u64,
+    /// When the response says nothing usable about caching.
+    pub default_ttl: u64,
+    /// How long past freshness the last good set serves while the endpoint fails.
+    pub max_stale: u64,
+    /// Minimum interval between network fetches triggered by an unknown `kid`.
+    pub refetch_cooldown: u64,
+}
+
+impl CachePolicy {
+    /// Freshness lifetime from a JWKS response's `Cache-Control`, clamped to
+    /// `[min_ttl, max_ttl]`. `no-store`/`no-cache` mean "as short as allowed": refetching on
+    /// every request would turn each token into a request to the issuer.
+    pub fn ttl_from_cache_control(&self, header: Option<&str>) -> u64 {
+        let mut ttl = None;
+        for directive in header.unwrap_or_default().split(',') {
+            let directive = directive.trim();
+            let (name, value) = match directive.split_once('=') {
+                Some((n, v)) => (n.trim(), Some(v.trim().trim_matches('"'))),
+                None => (directive, None),
+            };
+            if name.eq_ignore_ascii_case("no-store") || name.eq_ignore_ascii_case("no-cache") {
+                return self.min_ttl;
+            }
+            if name.eq_ignore_ascii_case("max-age") {
+                // Malformed max-age: RFC 9111 §4.2.1 says treat the response as stale.
+                ttl = Some(value.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0));
+            }
+        }
+        ttl.unwrap_or(self.default_ttl)
+            .clamp(self.min_ttl, self.max_ttl)
+    }
+}
+
+/// When a cached set was fetched and until when it is fresh (unix seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    pub fetched_at: u64,
+    pub fresh_until: u64,
+}
+
+impl Freshness {
+    pub fn is_fresh(&self, now: u64) -> bool {
+        now < self.fresh_until
+    }
+
+    /// Still allowed to serve when a refresh fails.
+    pub fn is_usable(&self, now: u64, policy: &CachePolicy) -> bool {
+        now < self.fresh_until.saturating_add(policy.max_stale)
+    }
+
+    /// KV `expirationTtl` so an entry outlives its freshness by the stale window (KV's
+    /// minimum is 60 s).
+    pub fn kv_ttl(&self, now: u64, policy: &CachePolicy) -> u64 {
+        self.fresh_until
+            .saturating_add(policy.max_stale)
+            .saturating_sub(now)
+            .max(60)
+    }
+}
+
+/// May an unknown `kid` trigger a network fetch now? At most one per cooldown per issuer,
+/// counted from the last fetch attempt of any kind, so a flood of random `kid`s costs the
+/// issuer one request per cooldown, not one per token.
+pub fn may_refetch(last_attempt: Option<u64>, now: u64, policy: &CachePolicy) -> bool {
+    last_attempt.is_none_or(|t| now >= t.saturating_add(policy.refetch_cooldown))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAIN: &str = include_str!("../fixtures/jwks/main.json");
+    const MIXED: &str = include_str!("../fixtures/jwks/mixed.json");
+    const WEAK: &str = include_str!("../fixtures/jwks/weak.json");
+
+    fn policy() -> CachePolicy {
+        CachePolicy {
+            min_ttl: 60,
+            max_ttl: 3600,
+            default_ttl: 600,
+            max_stale: 86_400,
+            refetch_cooldown: 30,
+        }
+    }
+
+    #[test]
+    fn fixture_jwks_parses_into_ready_keys() {
+        let set = parse_jwks(MAIN.as_bytes(), 64).unwrap();
+        assert_eq!(set.keys.len(), 5);
+        assert_eq!(set.skipped, 0);
+    }
+
+    #[test]
+    fn unusable_entries_are_skipped_good_ones_kept() {
+        let set = parse_jwks(MIXED.as_bytes(), 64).unwrap();
+        assert_eq!(set.keys.len(), 1);
+        assert_eq!(set.keys[0].kid.as_deref(), Some("rsa2048-a"));
+        assert!(set.skipped >= 4);
+    }
+
+    #[test]
+    fn weak_rsa_keys_are_never_loaded() {
+        assert_eq!(
+            parse_jwks(WEAK.as_bytes(), 64).unwrap_err(),
+            JwksError::Invalid("no usable signing key")
+        );
+    }
+
+    #[test]
+    fn documents_that_are_not_a_jwks_are_errors() {
+        for body in [
+            "<html>",
+            "{}",
+            r#"{"keys":{}}"#,
+            r#"{"keys":[]}"#,
+            "[1]",
+            r#"{"keys":[],"keys":[]}"#,
+        ] {
+            assert!(parse_jwks(body.as_bytes(), 64).is_err(), "{body}");
+        }
+        assert_eq!(
+            parse_jwks(MAIN.as_bytes(), 2).unwrap_err(),
+            JwksError::Invalid("too many keys")
+        );
+    }
+
+    #[test]
+    fn selection_by_kid_alg_and_family() {
+        let set = parse_jwks(MAIN.as_bytes(), 64).unwrap();
+        assert!(
+            matches!(set.select(Alg::Rs256, Some("rsa2048-a")), Selection::Candidates(c) if c.len() == 1)
+        );
+        assert!(matches!(
+            set.select(Alg::Ps512, Some("rsa2048-a")),
+            Selection::Candidates(_)
+        ));
+        assert!(matches!(
+            set.select(Alg::Rs256, Some("nope")),
+            Selection::UnknownKid
+        ));
+        // Key type does not fit the algorithm.
+        assert!(matches!(
+            set.select(Alg::Es256, Some("rsa2048-a")),
+            Selection::NoSuitableKey
+        ));
+        // The Ed25519 key pins alg EdDSA; the P-256 key pins ES256.
+        assert!(matches!(
+            set.select(Alg::EdDsa, Some("ed25519-a")),
+            Selection::Candidates(_)
+        ));
+        // Without kid: exactly one fitting key, or refuse.
+        assert!(matches!(set.select(Alg::EdDsa, None), Selection::Candidates(c) if c.len() == 1));
+        assert!(matches!(set.select(Alg::Rs256, None), Selection::Ambiguous));
+        assert!(matches!(
+            set.select(Alg::Hs256, None),
+            Selection::NoSuitableKey
+        ));
+    }
+
+    #[test]
+    fn keys_pinned_to_another_alg_or_use_are_not_used() {
+        let base: Value = serde_json::from_str(MAIN).unwrap();
+        let rsa = base["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == "rsa2048-a")
+            .unwrap()
+            .clone();
+        let with = |extra: Value| {
+            let mut k = rsa.clone();
+            for (name, v) in extra.as_object().unwrap() {
+                k[name] = v.clone();
+            }
+            serde_json::json!({ "keys": [k] }).to_string()
+        };
+        let pinned = parse_jwks(with(serde_json::json!({"alg": "RS256"})).as_bytes(), 64).unwrap();
+        assert!(matches!(
+            pinned.select(Alg::Rs256, Some("rsa2048-a")),
+            Selection::Candidates(_)
+        ));
+        assert!(matches!(
+            pinned.select(Alg::Ps256, Some("rsa2048-a")),
+            Selection::NoSuitableKey
+        ));
+        assert!(parse_jwks(with(serde_json::json!({"use": "enc"})).as_bytes(), 64).is_err());
+        assert!(parse_jwks(
+            with(serde_json::json!({"key_ops": ["encrypt"]})).as_bytes(),
+            64
+        )
+        .is_err());
+        assert!(parse_jwks(with(serde_json::json!({"alg": "ES256"})).as_bytes(), 64).is_err());
+        assert!(parse_jwks(with(serde_json::json!({"d": "AAAA"})).as_bytes(), 64).is_err());
+        assert!(parse_jwks(
+            with(serde_json::json!({"key_ops": ["verify"]})).as_bytes(),
+            64
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn cache_control_is_clamped() {
+        let p = policy();
+        assert_eq!(p.ttl_from_cache_control(None), 600);
+        assert_eq!(p.ttl_from_cache_control(Some("public, max-age=1200")), 1200);
+        assert_eq!(p.ttl_from_cache_control(Some("max-age=5")), 60);
+        assert_eq!(p.ttl_from_cache_control(Some("max-age=999999")), 3600);
+        assert_eq!(p.ttl_from_cache_control(Some("max-age=abc")), 60);
+        assert_eq!(p.ttl_from_cache_control(Some("no-store")), 60);
+        assert_eq!(p.ttl_from_cache_control(Some("MAX-AGE=\"120\"")), 120);
+    }
+
+    #[test]
+    fn freshness_and_stale_window() {
+        let p = policy();
+        let f = Freshness {
+            fetched_at: 1000,
+            fresh_until: 1600,
+        };
+        assert!(f.is_fresh(1599));
+        assert!(!f.is_fresh(1600));
+        assert!(f.is_usable(1600 + 86_399, &p));
+        assert!(!f.is_usable(1600 + 86_400, &p));
+        assert_eq!(f.kv_ttl(1000, &p), 600 + 86_400);
+        assert_eq!(f.kv_ttl(1_000_000, &p), 60);
+    }
+
+    #[test]
+    fn unknown_kid_refetch_is_rate_limited() {
+        let p = policy();
+        assert!(may_refetch(None, 100, &p));
+        assert!(!may_refetch(Some(100), 129, &p));
+        assert!(may_refetch(Some(100), 130, &p));
+    }
+}

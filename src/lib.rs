@@ -1,0 +1,34 @@
+//! edgeguard: a JWT authentication gateway for Cloudflare Workers.
+//!
+//! The pipeline, one module per stage: [`config`] → [`extract`] → [`token`] (untrusted) →
+//! [`jwks`] (keys) → [`verify`] (signature, in Wasm, with jwt-compact) → [`policy`] (claims)
+//! → [`forward`]. [`error`] maps every failure to HTTP in one place. These are pure and run
+//! natively under `cargo test`; only `edge` (request glue) and `fetcher` (JWKS over the
+//! network and KV) touch the Workers runtime, and they are compiled for wasm32 only.
+
+pub mod alg;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod forward;
+pub mod json;
+pub mod jwks;
+pub mod pipeline;
+pub mod policy;
+pub mod token;
+pub mod verify;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;
+#[cfg(target_arch = "wasm32")]
+mod fetcher;
+
+#[cfg(target_arch = "wasm32")]
+#[worker::event(fetch)]
+async fn fetch(
+    req: worker::web_sys::Request,
+    env: worker::Env,
+    ctx: worker::Context,
+) -> worker::Result<worker::web_sys::Response> {
+    Ok(edge::handle(req, env, ctx).await)
+}
