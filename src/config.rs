@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use url::{Host, Url};
 
 /// Names of every `[vars]` entry read by the gateway (the glue reads exactly these).
-pub const VAR_NAMES: [&str; 18] = [
+pub const VAR_NAMES: [&str; 19] = [
     "ORIGIN",
     "AUTH_REALM",
     "LEEWAY_SECONDS",
@@ -34,6 +34,7 @@ pub const VAR_NAMES: [&str; 18] = [
     "JWKS_REFETCH_COOLDOWN_SECONDS",
     "RETRY_AFTER_SECONDS",
     "MAX_ISSUERS",
+    "TOKEN_CACHE_ENTRIES",
 ];
 
 /// Upper bound on configured issuers: bounds the per-isolate key cache as well.
@@ -103,6 +104,8 @@ pub struct Config {
     pub fetch: FetchLimits,
     pub cache: CachePolicy,
     pub retry_after_secs: u64,
+    /// Verified tokens remembered per isolate (0 disables the cache).
+    pub token_cache_entries: usize,
 }
 
 impl Config {
@@ -178,6 +181,7 @@ impl Config {
             },
             cache,
             retry_after_secs: v.number("RETRY_AFTER_SECONDS", 30, 1, 3600)?,
+            token_cache_entries: v.number("TOKEN_CACHE_ENTRIES", 1024, 0, 100_000)? as usize,
         };
         Ok(config)
     }

@@ -1,10 +1,11 @@
 //! The request glue: reads the request and bindings, runs the pure pipeline, fetches keys
 //! through `fetcher`, and either forwards (streaming) or answers at the edge.
 
+use crate::cache::{token_key, TokenCache};
 use crate::config::{Config, VAR_NAMES};
 use crate::error::{ConfigError, EdgeResponse, ExtractError, Rejection};
 use crate::extract::{bearer_token, query_has_access_token};
-use crate::fetcher::{keys_for, Want};
+use crate::fetcher::{fresh_generation, keys_for, Want};
 use crate::forward;
 use crate::pipeline::{finish, prepare};
 use crate::token::{Principal, UntrustedToken};
@@ -20,6 +21,8 @@ thread_local! {
     /// The parsed configuration, keyed by the raw inputs it came from, so it is validated
     /// once per isolate and again only if a binding changes.
     static CONFIG: RefCell<Option<(RawConfig, ParsedConfig)>> = const { RefCell::new(None) };
+    /// Verified tokens of this isolate; rebuilt (emptied) whenever the configuration is.
+    static TOKENS: RefCell<TokenCache> = RefCell::new(TokenCache::new(0));
 }
 
 type ParsedConfig = Result<Rc<Config>, ConfigError>;
@@ -35,8 +38,24 @@ fn now_secs() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64
 }
 
+/// Adds `console_error_panic_hook` (which logs the panic with a JS stack trace) in front of
+/// the hook `worker` installs at start-up, instead of replacing it: worker's hook is the one
+/// that re-initialises the instance after the abort, so the next request finds a sane
+/// module. A panic is a bug here (no input should cause one); this is how it gets found.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let worker_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            console_error_panic_hook::hook(info);
+            worker_hook(info);
+        }));
+    });
+}
+
 /// Entry point for one request; never panics on input, never forwards on failure.
 pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::Response {
+    install_panic_hook();
     let config = match load_config(&env) {
         Ok(config) => config,
         Err(rejection) => {
@@ -60,7 +79,7 @@ async fn authenticate(
     env: &Env,
     ctx: &Context,
     config: &Config,
-) -> Result<Principal, Failure> {
+) -> Result<Rc<Principal>, Failure> {
     let fail = |r: Rejection| (r, None, None);
     let authorization = req.headers().get("authorization").ok().flatten();
     let token = bearer_token(authorization.as_deref()).map_err(|e| fail(e.into()))?;
@@ -68,6 +87,17 @@ async fn authenticate(
     if query_has_access_token(url.as_ref().and_then(|u| u.query())) {
         return Err(fail(Rejection::InvalidRequest(ExtractError::Multiple)));
     }
+    let now = now_secs();
+    // Fast path: this exact token verified before, against the key set still in use.
+    let cache_key = token_key(token);
+    let hit = TOKENS.with(|c| {
+        c.borrow_mut()
+            .get(&cache_key, now, |iss| fresh_generation(iss, now))
+    });
+    if let Some(principal) = hit {
+        return Ok(principal);
+    }
+
     let prepared = prepare(token, config).map_err(|e| {
         // Even a token we refuse early is worth its iss/kid in the log, when they parse.
         let peek = UntrustedToken::parse(token, config.max_token_bytes).ok();
@@ -79,7 +109,6 @@ async fn authenticate(
     })?;
     let iss = Some(prepared.issuer.issuer.clone());
     let kid = prepared.token.kid().map(str::to_owned);
-    let now = now_secs();
 
     let mut keys = None;
     if prepared.needs_keys() {
@@ -96,8 +125,21 @@ async fn authenticate(
         }
         keys = Some(set);
     }
-    finish(prepared, keys.as_deref(), now, config.leeway_secs)
-        .map_err(|e| (Rejection::InvalidToken(e), iss, kid))
+    let issuer = prepared.issuer;
+    let principal = finish(prepared, keys.as_deref(), now, config.leeway_secs)
+        .map(Rc::new)
+        .map_err(|e| (Rejection::InvalidToken(e), iss, kid))?;
+    // Only tokens checked against a JWKS are cached: HMAC verification is already cheap,
+    // and the key-set generation is what lets a rotation revoke cached entries.
+    if keys.is_some() {
+        if let Some(generation) = fresh_generation(&issuer.issuer, now) {
+            TOKENS.with(|c| {
+                c.borrow_mut()
+                    .insert(cache_key, principal.clone(), config.leeway_secs, generation)
+            });
+        }
+    }
+    Ok(principal)
 }
 
 /// Forwards with the same method, headers (edited), query and streamed body.
@@ -165,6 +207,8 @@ fn load_config(env: &Env) -> Result<Rc<Config>, Rejection> {
         None => {
             let parsed = Config::parse(raw.issuers.as_deref(), &raw.vars).map(Rc::new);
             CONFIG.with(|c| *c.borrow_mut() = Some((raw, parsed.clone())));
+            let entries = parsed.as_ref().map_or(0, |c| c.token_cache_entries);
+            TOKENS.with(|t| *t.borrow_mut() = TokenCache::new(entries));
             parsed
         }
     };

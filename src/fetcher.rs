@@ -31,12 +31,21 @@ use worker::{
 #[derive(Default)]
 struct IssuerState {
     keys: Option<(Rc<KeySet>, Freshness)>,
+    /// Bumped whenever `keys` is replaced; cached verified tokens remember it, so a new key
+    /// set (a rotation, a removed key) invalidates them.
+    generation: u64,
     /// The JWKS URL in use (configured, or found by discovery).
     jwks_uri: Option<Url>,
     /// Last network fetch attempt (unix seconds), for the unknown-`kid` cooldown.
     last_attempt: Option<u64>,
     /// KV is consulted once per isolate; after that memory is at least as new.
     kv_checked: bool,
+    /// A network fetch for this issuer is under way in this isolate. Other requests do not
+    /// await it (a Worker must not wait on another request's I/O); they keep using the
+    /// cached set if there is one, so one fetch at a time reaches the issuer. A start time
+    /// rather than a flag: a request cancelled mid-fetch cannot leave it set for longer
+    /// than the fetch timeout.
+    in_flight_since: Option<u64>,
 }
 
 thread_local! {
@@ -76,8 +85,10 @@ pub async fn keys_for(
     want: Want,
 ) -> Result<Rc<KeySet>, JwksError> {
     let policy = &config.cache;
-    let (cached, last_attempt, kv_checked) = with_state(&issuer.issuer, |s| {
-        (s.keys.clone(), s.last_attempt, s.kv_checked)
+    let (cached, last_attempt, kv_checked, in_flight) = with_state(&issuer.issuer, |s| {
+        let timeout = config.fetch.timeout_ms.div_ceil(1000);
+        let in_flight = s.in_flight_since.is_some_and(|t| now <= t + timeout);
+        (s.keys.clone(), s.last_attempt, s.kv_checked, in_flight)
     });
 
     let mut cached = cached;
@@ -88,17 +99,23 @@ pub async fn keys_for(
 
     match (&cached, want) {
         (Some((keys, f)), Want::Current) if f.is_fresh(now) => return Ok(keys.clone()),
-        // Stale but usable and a fetch was tried recently: keep serving, don't hammer.
+        // Stale but usable, and a fetch is under way or was tried recently: keep serving.
         (Some((keys, f)), _)
-            if f.is_usable(now, policy) && !may_refetch(last_attempt, now, policy) =>
+            if f.is_usable(now, policy)
+                && (in_flight || !may_refetch(last_attempt, now, policy)) =>
         {
             return Ok(keys.clone())
         }
         _ => {}
     }
 
-    with_state(&issuer.issuer, |s| s.last_attempt = Some(now));
-    match fetch_keys(config, issuer).await {
+    with_state(&issuer.issuer, |s| {
+        s.last_attempt = Some(now);
+        s.in_flight_since = Some(now);
+    });
+    let fetched = fetch_keys(config, issuer).await;
+    with_state(&issuer.issuer, |s| s.in_flight_since = None);
+    match fetched {
         Ok((set, raw, uri, ttl)) => {
             let set = Rc::new(set);
             let freshness = Freshness {
@@ -107,6 +124,7 @@ pub async fn keys_for(
             };
             with_state(&issuer.issuer, |s| {
                 s.keys = Some((set.clone(), freshness));
+                s.generation += 1;
                 s.jwks_uri = Some(uri.clone());
             });
             store_in_kv(env, ctx, config, issuer, freshness, &uri, raw, now);
@@ -120,6 +138,17 @@ pub async fn keys_for(
             }
         }
     }
+}
+
+/// The generation of the issuer's key set if it is fresh in memory, else `None` (so a
+/// cached token is only served while its keys would be used without any I/O).
+pub fn fresh_generation(issuer: &str, now: u64) -> Option<u64> {
+    STATE.with(|m| {
+        let m = m.borrow();
+        let state = m.get(issuer)?;
+        let (_, freshness) = state.keys.as_ref()?;
+        freshness.is_fresh(now).then_some(state.generation)
+    })
 }
 
 fn with_state<R>(issuer: &str, f: impl FnOnce(&mut IssuerState) -> R) -> R {
@@ -155,6 +184,7 @@ async fn load_from_kv(
     let entry = (Rc::new(set), freshness);
     with_state(&issuer.issuer, |s| {
         s.keys = Some(entry.clone());
+        s.generation += 1;
         s.jwks_uri = Some(uri);
     });
     Some(entry)

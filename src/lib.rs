@@ -7,6 +7,7 @@
 //! network and KV) touch the Workers runtime, and they are compiled for wasm32 only.
 
 pub mod alg;
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod extract;

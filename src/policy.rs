@@ -54,7 +54,7 @@ pub fn check(
     if !audience_ok {
         return Err(TokenError::AudienceMismatch);
     }
-    Ok(token.into_principal(&issuer.issuer))
+    Ok(token.into_principal(&issuer.issuer, exp))
 }
 
 /// A NumericDate claim (RFC 7519 §2: a JSON number, possibly fractional).

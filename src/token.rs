@@ -151,7 +151,7 @@ impl VerifiedToken<'_> {
     }
 
     /// Promotes the token once `policy` has accepted its claims.
-    pub(crate) fn into_principal(self, issuer: &str) -> Principal {
+    pub(crate) fn into_principal(self, issuer: &str, expires_at: f64) -> Principal {
         let subject = self
             .claims
             .get("sub")
@@ -162,6 +162,7 @@ impl VerifiedToken<'_> {
             issuer: issuer.to_owned(),
             claims_b64: self.payload_b64.to_owned(),
             claims: self.claims,
+            expires_at,
         }
     }
 }
@@ -176,6 +177,8 @@ pub struct Principal {
     /// base64url (no padding) of the verified payload JSON.
     pub claims_b64: String,
     pub claims: Map<String, Value>,
+    /// `exp` as checked (unix seconds).
+    pub expires_at: f64,
 }
 
 #[cfg(test)]
