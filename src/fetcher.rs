@@ -12,7 +12,8 @@
 use crate::config::{check_fetch_url, Config, IssuerConfig, JwksSource};
 use crate::error::JwksError;
 use crate::json::parse_object;
-use crate::jwks::{may_refetch, parse_jwks, Freshness, KeySet};
+pub use crate::jwks::Want;
+use crate::jwks::{decide, parse_jwks, Decision, FetchState, Freshness, KeySet};
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,9 @@ struct IssuerState {
     jwks_uri: Option<Url>,
     /// Last network fetch attempt (unix seconds), for the unknown-`kid` cooldown.
     last_attempt: Option<u64>,
+    /// When the last attempt failed (cleared by a success): stale keys are not refreshed
+    /// on every request while the endpoint is down.
+    last_failure: Option<u64>,
     /// KV is consulted once per isolate; after that memory is at least as new.
     kv_checked: bool,
     /// A network fetch for this issuer is under way in this isolate. Other requests do not
@@ -66,15 +70,6 @@ fn kv_key(issuer: &str) -> String {
     format!("jwks:v1:{issuer}")
 }
 
-/// Why keys are wanted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Want {
-    /// Normal request: cached keys if fresh.
-    Current,
-    /// The token's `kid` is unknown: fetch again if the cooldown allows.
-    Refetch,
-}
-
 /// Returns the issuer's key set, or why there is none usable.
 pub async fn keys_for(
     env: &Env,
@@ -84,29 +79,29 @@ pub async fn keys_for(
     now: u64,
     want: Want,
 ) -> Result<Rc<KeySet>, JwksError> {
-    let policy = &config.cache;
-    let (cached, last_attempt, kv_checked, in_flight) = with_state(&issuer.issuer, |s| {
+    let (mut state, kv_checked) = with_state(&issuer.issuer, |s| {
         let timeout = config.fetch.timeout_ms.div_ceil(1000);
         let in_flight = s.in_flight_since.is_some_and(|t| now <= t + timeout);
-        (s.keys.clone(), s.last_attempt, s.kv_checked, in_flight)
+        let state = FetchState {
+            cached: s.keys.as_ref().map(|(_, f)| *f),
+            last_attempt: s.last_attempt,
+            last_failure: s.last_failure,
+            in_flight,
+        };
+        (state, s.kv_checked)
     });
-
-    let mut cached = cached;
+    let mut cached = with_state(&issuer.issuer, |s| s.keys.clone());
     if cached.is_none() && !kv_checked {
         cached = load_from_kv(env, config, issuer).await;
+        state.cached = cached.as_ref().map(|(_, f)| *f);
+        // The KV record was fetched by some isolate at `fetched_at`: that counts as the last
+        // attempt for the unknown-kid cooldown.
+        state.last_attempt = state.last_attempt.or(state.cached.map(|f| f.fetched_at));
     }
-    let last_attempt = last_attempt.or_else(|| cached.as_ref().map(|(_, f)| f.fetched_at));
-
-    match (&cached, want) {
-        (Some((keys, f)), Want::Current) if f.is_fresh(now) => return Ok(keys.clone()),
-        // Stale but usable, and a fetch is under way or was tried recently: keep serving.
-        (Some((keys, f)), _)
-            if f.is_usable(now, policy)
-                && (in_flight || !may_refetch(last_attempt, now, policy)) =>
-        {
-            return Ok(keys.clone())
-        }
-        _ => {}
+    if let (Decision::UseCached, Some((keys, _))) =
+        (decide(&state, want, now, &config.cache), &cached)
+    {
+        return Ok(keys.clone());
     }
 
     with_state(&issuer.issuer, |s| {
@@ -114,7 +109,10 @@ pub async fn keys_for(
         s.in_flight_since = Some(now);
     });
     let fetched = fetch_keys(config, issuer).await;
-    with_state(&issuer.issuer, |s| s.in_flight_since = None);
+    with_state(&issuer.issuer, |s| {
+        s.in_flight_since = None;
+        s.last_failure = fetched.is_err().then_some(now);
+    });
     match fetched {
         Ok((set, raw, uri, ttl)) => {
             let set = Rc::new(set);
@@ -133,7 +131,7 @@ pub async fn keys_for(
         Err(err) => {
             log_jwks_failure(issuer, &err);
             match cached {
-                Some((keys, f)) if f.is_usable(now, policy) => Ok(keys),
+                Some((keys, f)) if f.is_usable(now, &config.cache) => Ok(keys),
                 _ => Err(err),
             }
         }

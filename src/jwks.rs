@@ -267,6 +267,59 @@ pub fn may_refetch(last_attempt: Option<u64>, now: u64, policy: &CachePolicy) ->
     last_attempt.is_none_or(|t| now >= t.saturating_add(policy.refetch_cooldown))
 }
 
+/// Why keys are wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// Normal request: cached keys while fresh.
+    Current,
+    /// The token's `kid` is unknown: fetch again if the cooldown allows.
+    Refetch,
+}
+
+/// What the fetcher knows about one issuer when a request arrives.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FetchState {
+    pub cached: Option<Freshness>,
+    /// Last network attempt of any kind (unix seconds).
+    pub last_attempt: Option<u64>,
+    /// Last attempt that failed, if the most recent attempt failed.
+    pub last_failure: Option<u64>,
+    /// Another request of this isolate is fetching right now.
+    pub in_flight: bool,
+}
+
+/// Serve what is cached, or go to the network?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    UseCached,
+    Fetch,
+}
+
+/// The cache policy in one place:
+/// * fresh keys are used as they are;
+/// * expired keys are refreshed, unless another request is already at it or the last
+///   attempt failed less than a cooldown ago (then the stale set serves, within
+///   `max_stale`);
+/// * an unknown `kid` refetches at most once per cooldown since the last attempt;
+/// * with nothing usable, every request tries (there is nothing else to answer with).
+pub fn decide(state: &FetchState, want: Want, now: u64, policy: &CachePolicy) -> Decision {
+    let Some(f) = state.cached.filter(|f| f.is_usable(now, policy)) else {
+        return Decision::Fetch;
+    };
+    if state.in_flight {
+        return Decision::UseCached;
+    }
+    let fetch = match want {
+        Want::Current => !f.is_fresh(now) && may_refetch(state.last_failure, now, policy),
+        Want::Refetch => may_refetch(state.last_attempt, now, policy),
+    };
+    if fetch {
+        Decision::Fetch
+    } else {
+        Decision::UseCached
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,6 +478,107 @@ mod tests {
         assert!(!f.is_usable(1600 + 86_400, &p));
         assert_eq!(f.kv_ttl(1000, &p), 600 + 86_400);
         assert_eq!(f.kv_ttl(1_000_000, &p), 60);
+    }
+
+    #[test]
+    fn decisions_follow_the_cache_policy() {
+        let p = policy();
+        let fresh = Freshness {
+            fetched_at: 1000,
+            fresh_until: 1600,
+        };
+        let st = |cached, last_attempt, last_failure, in_flight| FetchState {
+            cached,
+            last_attempt,
+            last_failure,
+            in_flight,
+        };
+        // Nothing cached: always fetch, even right after a failure.
+        assert_eq!(
+            decide(
+                &st(None, Some(999), Some(999), false),
+                Want::Current,
+                1000,
+                &p
+            ),
+            Decision::Fetch
+        );
+        // Fresh: use it; an unknown kid refetches only after the cooldown.
+        assert_eq!(
+            decide(
+                &st(Some(fresh), Some(1000), None, false),
+                Want::Current,
+                1010,
+                &p
+            ),
+            Decision::UseCached
+        );
+        assert_eq!(
+            decide(
+                &st(Some(fresh), Some(1000), None, false),
+                Want::Refetch,
+                1010,
+                &p
+            ),
+            Decision::UseCached
+        );
+        assert_eq!(
+            decide(
+                &st(Some(fresh), Some(1000), None, false),
+                Want::Refetch,
+                1030,
+                &p
+            ),
+            Decision::Fetch
+        );
+        // Expired: refreshed at once, not held back by the unknown-kid cooldown...
+        assert_eq!(
+            decide(
+                &st(Some(fresh), Some(1590), None, false),
+                Want::Current,
+                1600,
+                &p
+            ),
+            Decision::Fetch
+        );
+        // ...unless the last refresh failed recently, or another request is fetching.
+        assert_eq!(
+            decide(
+                &st(Some(fresh), Some(1600), Some(1600), false),
+                Want::Current,
+                1610,
+                &p
+            ),
+            Decision::UseCached
+        );
+        assert_eq!(
+            decide(
+                &st(Some(fresh), Some(1600), Some(1600), false),
+                Want::Current,
+                1630,
+                &p
+            ),
+            Decision::Fetch
+        );
+        assert_eq!(
+            decide(
+                &st(Some(fresh), Some(1600), None, true),
+                Want::Current,
+                1610,
+                &p
+            ),
+            Decision::UseCached
+        );
+        // Past the stale window the old set is no use: fetch.
+        assert_eq!(
+            decide(
+                &st(Some(fresh), Some(1600), Some(1600), true),
+                Want::Current,
+                1600 + 86_400,
+                &p
+            ),
+            Decision::Fetch
+        );
     }
 
     #[test]
