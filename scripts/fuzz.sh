@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Runs the cargo-fuzz targets in fuzz/ (token path, JWKS parser, config parser) one after the
+# other, each for a bounded time, and fails if any of them finds a crash (panic, failed
+# invariant, sanitizer report, allocation over the limit, out-of-memory or a slow input).
+# See fuzz/README.md for long runs and reproducing a crash.
+#
+# Usage: scripts/fuzz.sh [seconds-per-target] [target...]     (default: 60, all targets)
+#
+# Environment:
+#   FUZZ_ARGS="..."   extra libFuzzer flags for every target (e.g. "-jobs=2 -workers=2")
+#
+# cargo-fuzz needs nightly-only compiler flags (-Zsanitizer=address, ...). Only stable Rust is
+# used here, so this script sets RUSTC_BOOTSTRAP=1 for its own cargo calls (nothing else).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$EG_ROOT"
+
+ALL_TARGETS=(token_pipeline jwks_parser config_parser)
+SECONDS_PER_TARGET="${1:-60}"
+[[ "$SECONDS_PER_TARGET" =~ ^[1-9][0-9]*$ ]] ||
+  eg_die "seconds-per-target must be a positive whole number, got '$SECONDS_PER_TARGET'" \
+    "Usage: scripts/fuzz.sh [seconds-per-target] [target...]"
+shift $(($# > 0 ? 1 : 0))
+TARGETS=("$@")
+[ "${#TARGETS[@]}" -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
+for t in "${TARGETS[@]}"; do
+  [[ " ${ALL_TARGETS[*]} " == *" $t "* ]] || eg_die "unknown fuzz target '$t'" "Targets: ${ALL_TARGETS[*]}"
+done
+
+# Per-input limits, so unbounded allocation or work is a finding, not a slow run:
+#   -rss_limit_mb      the whole process; -malloc_limit_mb  any single allocation;
+#   -timeout           seconds for one input.
+# -max_len: a little over what the gateway accepts (MAX_TOKEN_BYTES 8192 by default, JWKS up
+# to JWKS_MAX_BYTES but real ones are a few KiB), so the size checks are exercised too.
+LIMITS=(-rss_limit_mb=512 -malloc_limit_mb=256 -timeout=10 -print_final_stats=1)
+max_len() {
+  case "$1" in
+    token_pipeline) echo 10000 ;;
+    jwks_parser) echo 16384 ;;
+    config_parser) echo 8192 ;;
+  esac
+}
+
+export RUSTC_BOOTSTRAP=1
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  eg_log "installing cargo-fuzz (about 2-4 minutes)"
+  cargo install cargo-fuzz --version '^0.13' --locked ||
+    cargo install cargo-fuzz --version '^0.13' ||
+    eg_die "could not install cargo-fuzz" "Try: cargo install cargo-fuzz"
+fi
+eg_log "$(cargo fuzz --version)"
+
+# One build for all targets: release with debug assertions and overflow checks, and
+# AddressSanitizer (cargo fuzz's defaults).
+eg_log "building the fuzz targets (first build: about 2 minutes)"
+cargo fuzz build --fuzz-dir fuzz ||
+  eg_die "building the fuzz targets failed" "Rerun: RUSTC_BOOTSTRAP=1 cargo fuzz build --fuzz-dir fuzz"
+
+./fuzz/seed.sh
+
+mkdir -p fuzz/artifacts
+FAILED=()
+SUMMARY=()
+for t in "${TARGETS[@]}"; do
+  log="fuzz/artifacts/$t.log"
+  eg_section "fuzz $t for $SECONDS_PER_TARGET s (log: $log)"
+  rc=0
+  # -max_total_time stops libFuzzer; the outer timeout only guards against a hang around it.
+  # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
+  timeout -k 20 "$((SECONDS_PER_TARGET + 300))" \
+    cargo fuzz run --fuzz-dir fuzz "$t" "fuzz/corpus/$t" -- \
+    -max_total_time="$SECONDS_PER_TARGET" -max_len="$(max_len "$t")" \
+    -dict="fuzz/dict/$t.dict" "${LIMITS[@]}" ${FUZZ_ARGS:-} >"$log" 2>&1 || rc=$?
+  grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::number_of_executed_units|^Done [0-9]+ runs' "$log" >&2 || true
+  done_line="$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true)"
+  if [ "$rc" -ne 0 ]; then
+    FAILED+=("$t")
+    tail -n 60 "$log" >&2
+    SUMMARY+=("$(printf '%-15s FAILED (exit %s): see %s and fuzz/artifacts/%s/' "$t" "$rc" "$log" "$t")")
+  else
+    SUMMARY+=("$(printf '%-15s ok  %s' "$t" "${done_line:-(no DONE line)}")")
+  fi
+done
+
+eg_section "fuzz summary"
+printf '%s\n' "${SUMMARY[@]}" >&2
+if [ "${#FAILED[@]}" -gt 0 ]; then
+  eg_die "fuzzing found a problem in: ${FAILED[*]}" \
+    "Reproduce: RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz <target> fuzz/artifacts/<target>/<crash-file>" \
+    "Details: fuzz/README.md"
+fi
+eg_log "no crash in ${TARGETS[*]} ($SECONDS_PER_TARGET s each)"

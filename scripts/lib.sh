@@ -1,0 +1,122 @@
+# shellcheck shell=bash
+# Shared by scripts/*.sh: repository paths, tool locations, logging and the quick toolchain
+# checks. Source it (`. "$(dirname "$0")/lib.sh"`); it defines functions and variables only.
+#
+# Tool locations can be overridden from the environment (worker-build reads the last three):
+#   WORKER_BUILD_BIN  default $CARGO_HOME/bin/worker-build
+#   WASM_BINDGEN_BIN  default $CARGO_HOME/bin/wasm-bindgen
+#   ESBUILD_BIN       default node_modules/.bin/esbuild
+#   WASM_OPT_BIN      default node_modules/binaryen/bin/wasm-opt
+
+EG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}"
+case ":$PATH:" in
+  *":$CARGO_HOME/bin:"*) ;;
+  *) PATH="$CARGO_HOME/bin:$PATH" ;;
+esac
+export PATH
+
+WASM_TARGET="wasm32-unknown-unknown"
+WORKER_BUILD_BIN="${WORKER_BUILD_BIN:-$CARGO_HOME/bin/worker-build}"
+WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$CARGO_HOME/bin/wasm-bindgen}"
+ESBUILD_BIN="${ESBUILD_BIN:-$EG_ROOT/node_modules/.bin/esbuild}"
+WASM_OPT_BIN="${WASM_OPT_BIN:-$EG_ROOT/node_modules/binaryen/bin/wasm-opt}"
+WRANGLER_BIN="$EG_ROOT/node_modules/.bin/wrangler"
+
+# Keep wrangler/miniflare off the network: no telemetry or error reports, no download of the
+# `Request.cf` object (a local placeholder is used instead).
+export WRANGLER_SEND_METRICS="${WRANGLER_SEND_METRICS:-false}"
+export WRANGLER_SEND_ERROR_REPORTS="${WRANGLER_SEND_ERROR_REPORTS:-false}"
+export CLOUDFLARE_CF_FETCH_ENABLED="${CLOUDFLARE_CF_FETCH_ENABLED:-false}"
+
+eg_log() { printf '==> %s\n' "$*" >&2; }
+eg_warn() { printf 'warning: %s\n' "$*" >&2; }
+eg_die() {
+  printf 'error: %s\n' "$1" >&2
+  shift
+  local line
+  for line in "$@"; do printf '       %s\n' "$line" >&2; done
+  exit 1
+}
+eg_section() {
+  printf '\n==================== %s ====================\n' "$*" >&2
+}
+
+# First x.y.z found in a tool's `--version` output (empty if the tool is missing or fails).
+eg_tool_version() {
+  local out
+  out="$("$@" --version 2>/dev/null)" || return 0
+  grep -oE '[0-9]+\.[0-9]+\.[0-9]+' <<<"$out" | head -n 1 || true
+}
+
+# The version of a package in Cargo.lock. Fails if it is absent or locked at several versions.
+eg_lock_version() {
+  local name="$1" versions count
+  versions="$(awk -v want="$name" '
+    /^\[\[package\]\]/ { n = ""; next }
+    /^name = / { n = $3; gsub(/"/, "", n); next }
+    /^version = / && n == want { v = $3; gsub(/"/, "", v); print v }
+  ' "$EG_ROOT/Cargo.lock")"
+  count="$(grep -c . <<<"$versions" || true)"
+  if [ "$count" != 1 ]; then
+    eg_die "Cargo.lock locks '$name' at ${count} versions (${versions//$'\n'/, }); expected exactly one" \
+      "Run 'cargo update -p $name' or fix Cargo.toml so a single version is used."
+  fi
+  printf '%s\n' "$versions"
+}
+
+# Versions the toolchain must match, from Cargo.lock.
+eg_wanted_versions() {
+  [ -f "$EG_ROOT/Cargo.lock" ] || eg_die "Cargo.lock is missing in $EG_ROOT" \
+    "It is committed with the project; restore it (or run 'cargo generate-lockfile')."
+  WANT_WASM_BINDGEN="$(eg_lock_version wasm-bindgen)"
+  local worker
+  worker="$(eg_lock_version worker)"
+  WANT_WORKER_BUILD_MINOR="${worker%.*}"   # 0.8.7 -> 0.8: worker-build ^0.8
+}
+
+eg_have_rust_target() {
+  rustup target list --installed 2>/dev/null | grep -qx "$WASM_TARGET"
+}
+eg_have_rust_component() {
+  rustup component list --installed 2>/dev/null | grep -q "^$1\(-\|$\)"
+}
+eg_worker_build_ok() {
+  local v
+  v="$(eg_tool_version "$WORKER_BUILD_BIN")"
+  [ -n "$v" ] && [ "${v%.*}" = "$WANT_WORKER_BUILD_MINOR" ]
+}
+eg_wasm_bindgen_ok() {
+  [ "$(eg_tool_version "$WASM_BINDGEN_BIN")" = "$WANT_WASM_BINDGEN" ]
+}
+# node_modules present, not older than package-lock.json, and the binaries we call are there.
+eg_node_modules_ok() {
+  local stamp="$EG_ROOT/node_modules/.package-lock.json"
+  [ -f "$stamp" ] || return 1
+  [ "$EG_ROOT/package-lock.json" -nt "$stamp" ] && return 1
+  [ -x "$ESBUILD_BIN" ] && [ -x "$WASM_OPT_BIN" ] && [ -x "$WRANGLER_BIN" ]
+}
+
+# Quick (well under a second) check that everything a build needs is in place.
+eg_build_tools_ready() {
+  eg_wanted_versions
+  command -v cargo >/dev/null && command -v rustup >/dev/null && command -v node >/dev/null &&
+    eg_have_rust_target && eg_worker_build_ok && eg_wasm_bindgen_ok && eg_node_modules_ok
+}
+
+# `gzip -9` size of a file in bytes.
+eg_gzip_size() { gzip -9 -c "$1" | wc -c | tr -d ' '; }
+
+# Human-readable byte count, e.g. "151234 B (147.7 KiB)".
+eg_bytes() { awk -v b="$1" 'BEGIN { printf "%d B (%.1f KiB)", b, b / 1024 }'; }
+
+# A free TCP port on 127.0.0.1 (the kernel's choice; there is a small race until it is used).
+eg_free_port() {
+  node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+
+# Succeeds if nothing listens on 127.0.0.1:$1.
+eg_port_is_free() {
+  node -e 'const s = require("net").createServer(); s.once("error", () => process.exit(1)); s.listen(Number(process.argv[1]), "127.0.0.1", () => s.close(() => process.exit(0)));' "$1"
+}
