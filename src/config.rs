@@ -47,6 +47,8 @@ pub enum JwksSource {
     Uri(Url),
     /// OIDC discovery: this is the `.well-known/openid-configuration` URL to read it from.
     Discovery(Url),
+    /// The issuer only allows HMAC algorithms: its key is the configured secret.
+    None,
 }
 
 /// One trusted issuer.
@@ -440,6 +442,7 @@ fn parse_issuer(item: &Value, at: &str) -> Result<IssuerConfig, ConfigError> {
             JwksSource::Uri(url)
         }
         Some(_) => return Err(ConfigError::new(field("jwks_uri"), "must be a string")),
+        None if hmac_algs.len() == algorithms.len() => JwksSource::None,
         None => {
             // OIDC Discovery 1.0 §4: strip a trailing slash, append the well-known path.
             let base = Url::parse(&issuer).map_err(|_| {
@@ -642,6 +645,17 @@ mod tests {
         // Padding is tolerated.
         let padded = format!("{}=", URL_SAFE_NO_PAD.encode([7u8; 32]));
         assert!(Config::parse(Some(&item(r#"["HS256"]"#, Some(&padded))), &HashMap::new()).is_ok());
+    }
+
+    #[test]
+    fn hmac_only_issuers_need_no_jwks() {
+        let secret = URL_SAFE_NO_PAD.encode([7u8; 32]);
+        let json = format!(
+            r#"[{{"issuer":"internal","audiences":["a"],"algorithms":["HS256"],"secret":"{secret}"}}]"#
+        );
+        let c = Config::parse(Some(&json), &HashMap::new()).unwrap();
+        assert_eq!(c.issuers[0].jwks, JwksSource::None);
+        assert!(!c.issuers[0].needs_jwks());
     }
 
     #[test]

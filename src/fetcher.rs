@@ -235,6 +235,7 @@ async fn fetch_keys(
         (JwksSource::Uri(uri), _) => uri.clone(),
         (JwksSource::Discovery(_), Some(uri)) => uri,
         (JwksSource::Discovery(well_known), None) => discover(config, issuer, well_known).await?,
+        (JwksSource::None, _) => return Err(JwksError::Invalid("issuer has no JWKS (HMAC only)")),
     };
     let (body, cache_control) = get_limited(config, &uri).await?;
     let set = parse_jwks(&body, config.fetch.max_keys)?;

@@ -1,0 +1,142 @@
+// HTTP client + assertions shared by the e2e tests.
+import assert from "node:assert/strict";
+import http from "node:http";
+
+/**
+ * Request to the gateway.  opts: {token (string or promise), auth, method, headers, body, timeoutMs}
+ * Redirects are not followed.  Returns {status, headers, text, json, ms}.
+ */
+export async function call(base, path = "/", opts = {}) {
+  const { auth, method = "GET", headers = {}, body, timeoutMs = 15000 } = opts;
+  const token = await opts.token; // a string, or a promise of one
+  const h = new Headers(headers);
+  if (auth !== undefined) h.set("authorization", auth);
+  else if (token !== undefined) h.set("authorization", `Bearer ${token}`);
+  const t0 = Date.now();
+  const res = await fetch(base + path, {
+    method,
+    headers: h,
+    body,
+    redirect: "manual",
+    signal: AbortSignal.timeout(timeoutMs),
+    ...(body && typeof body.getReader === "function" ? { duplex: "half" } : {}),
+  });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: res.status, headers: res.headers, text, json, ms: Date.now() - t0 };
+}
+
+/**
+ * Raw request with node:http, for header shapes fetch cannot send: an array
+ * value sends the header once per element ({authorization: [a, b]}); a Host
+ * header may be set.
+ */
+export function rawCall(base, path, rawHeaders, { method = "GET", timeoutMs = 15000 } = {}) {
+  const u = new URL(base + path);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers: rawHeaders, timeout: timeoutMs },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let json = null;
+          try {
+            json = JSON.parse(text);
+          } catch {}
+          const headers = new Headers();
+          for (let i = 0; i < res.rawHeaders.length; i += 2) headers.append(res.rawHeaders[i], res.rawHeaders[i + 1]);
+          resolve({ status: res.statusCode, headers, text, json });
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Parses `Bearer a="b", c="d"` into {scheme, params}. */
+export function parseWwwAuthenticate(value) {
+  if (value == null) return null;
+  const m = /^\s*(\S+)\s*(.*)$/.exec(value);
+  const params = {};
+  const re = /([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*"((?:[^"\\]|\\.)*)"/g;
+  let x;
+  while ((x = re.exec(m[2]))) params[x[1]] = x[2];
+  return { scheme: m[1], params, raw: value };
+}
+
+const show = (r) => `status ${r.status}, www-authenticate ${JSON.stringify(r.headers.get("www-authenticate"))}, body ${r.text.slice(0, 300)}`;
+
+/** Every edge answer: JSON {error, error_description}, application/json, no-store. */
+export function assertEdgeError(r, status, error) {
+  assert.equal(r.status, status, `expected ${status}: ${show(r)}`);
+  assert.match(r.headers.get("content-type") ?? "", /^application\/json\b/i, `content-type: ${show(r)}`);
+  assert.match(r.headers.get("cache-control") ?? "", /\bno-store\b/i, `cache-control: ${show(r)}`);
+  assert.ok(r.json && typeof r.json === "object", `JSON body: ${show(r)}`);
+  assert.equal(r.json.error, error, `body error: ${show(r)}`);
+  assert.equal(typeof r.json.error_description, "string", `error_description: ${show(r)}`);
+}
+
+export function assertMissingToken(r, realm = "edgeguard") {
+  assertEdgeError(r, 401, "missing_token");
+  const w = parseWwwAuthenticate(r.headers.get("www-authenticate"));
+  assert.ok(w, `WWW-Authenticate present: ${show(r)}`);
+  assert.equal(w.scheme, "Bearer", show(r));
+  assert.equal(w.params.realm, realm, show(r));
+  assert.ok(!("error" in w.params) && !/error\s*=/.test(w.raw), `no error= attribute: ${show(r)}`);
+}
+
+export function assertInvalidToken(r, realm = "edgeguard") {
+  assertEdgeError(r, 401, "invalid_token");
+  const w = parseWwwAuthenticate(r.headers.get("www-authenticate"));
+  assert.ok(w, `WWW-Authenticate present: ${show(r)}`);
+  assert.equal(w.scheme, "Bearer", show(r));
+  assert.equal(w.params.error, "invalid_token", show(r));
+  assert.equal(typeof w.params.error_description, "string", show(r));
+  assert.equal(w.params.realm, realm, show(r));
+}
+
+export function assertInvalidRequest(r, realm = "edgeguard") {
+  assertEdgeError(r, 400, "invalid_request");
+  const w = parseWwwAuthenticate(r.headers.get("www-authenticate"));
+  assert.ok(w, `WWW-Authenticate present: ${show(r)}`);
+  assert.equal(w.scheme, "Bearer", show(r));
+  assert.equal(w.params.error, "invalid_request", show(r));
+  assert.equal(typeof w.params.error_description, "string", show(r));
+  assert.equal(w.params.realm, realm, show(r));
+}
+
+export function assertUnavailable(r, retryAfter = "30") {
+  assertEdgeError(r, 503, "temporarily_unavailable");
+  assert.equal(r.headers.get("retry-after"), String(retryAfter), `Retry-After: ${show(r)}`);
+}
+
+/**
+ * Runs `fn()` (a request) and asserts the origin recorded nothing during it.
+ * Returns fn's result.
+ */
+export async function notForwarded(origin, fn) {
+  const before = origin.count();
+  const r = await fn();
+  // The origin would have seen the request before the response came back; a
+  // short grace period still catches anything sent in the background.
+  await new Promise((res) => setTimeout(res, 20));
+  assert.equal(origin.count(), before, `origin received ${origin.count() - before} request(s) for a rejected call: ${r?.status !== undefined ? show(r) : ""}`);
+  return r;
+}
+
+/** The gateway forwarded to the echo origin and answered 200. Returns the origin's record. */
+export function assertForwarded(r, path) {
+  assert.equal(r.status, 200, `expected 200 from origin: ${show(r)}`);
+  assert.ok(r.json && r.json.method, `origin echo body: ${show(r)}`);
+  if (path !== undefined) assert.equal(r.json.path, path);
+  return r.json;
+}
+
+export { show };

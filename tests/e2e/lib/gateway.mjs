@@ -1,0 +1,93 @@
+// Hosts the worker under Miniflare 4 (real workerd) on a 127.0.0.1 socket
+// straight to the worker (unsafeDirectSockets), with the JWKS_CACHE KV
+// namespace and ISSUERS / ORIGIN / vars bindings.
+//
+// EDGEGUARD_SCRIPT overrides the entry module (default: build/index.js).
+import { Miniflare, Log, LogLevel } from "miniflare";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { ROOT } from "./tokens.mjs";
+
+export const SCRIPT = resolve(process.env.EDGEGUARD_SCRIPT ?? join(ROOT, "build", "index.js"));
+export const scriptExists = () => existsSync(SCRIPT);
+
+const MODULE_RULES = [
+  { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+  { type: "CompiledWasm", include: ["**/*.wasm"] },
+  { type: "Text", include: ["**/*.txt", "**/*.html"] },
+  { type: "Data", include: ["**/*.bin"] },
+];
+
+/** A temp directory for kvPersist (removed with `cleanup()`). */
+export function tempKvDir() {
+  const dir = mkdtempSync(join(tmpdir(), "edgeguard-kv-"));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * @param {object} o
+ * @param {object[]|string|undefined} o.issuers  array (JSON-encoded here), raw string, or undefined (binding absent)
+ * @param {object} [o.vars]       extra bindings (strings, numbers or booleans, like wrangler [vars])
+ * @param {string|{url:string}} [o.origin]  ORIGIN; omitted when falsy (route mode)
+ * @param {string} [o.kvPersist]  directory shared between instances; default in-memory
+ * @returns {Promise<{url, mf, logs: string[], kv: () => Promise<KVNamespace>, close}>}
+ */
+export async function startGateway({ issuers, vars = {}, origin, kvPersist, script = SCRIPT } = {}) {
+  const bindings = { ...vars };
+  if (issuers !== undefined) bindings.ISSUERS = typeof issuers === "string" ? issuers : JSON.stringify(issuers);
+  const originUrl = typeof origin === "string" ? origin : origin?.url;
+  if (originUrl) bindings.ORIGIN = originUrl;
+  const logs = [];
+  const collect = (stream) => {
+    let buf = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        logs.push(line);
+        if (process.env.EDGEGUARD_E2E_VERBOSE) process.stderr.write(`[worker] ${line}\n`);
+      }
+    });
+  };
+  const mf = new Miniflare({
+    name: "worker",
+    scriptPath: script,
+    modules: true,
+    modulesRules: MODULE_RULES,
+    modulesRoot: dirname(script),
+    compatibilityDate: "2025-09-01",
+    bindings,
+    kvNamespaces: ["JWKS_CACHE"],
+    kvPersist: kvPersist ? resolve(kvPersist) : false,
+    host: "127.0.0.1",
+    port: 0,
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    stripCfConnectingIp: false,
+    cf: false,
+    liveReload: false,
+    logRequests: false,
+    log: new Log(process.env.EDGEGUARD_E2E_VERBOSE ? LogLevel.DEBUG : LogLevel.ERROR),
+    handleRuntimeStdio: (stdout, stderr) => {
+      collect(stdout);
+      collect(stderr);
+    },
+  });
+  await mf.ready;
+  const url = (await mf.unsafeGetDirectURL("worker")).href.replace(/\/$/, "");
+  let closed = false;
+  return {
+    url,
+    mf,
+    logs,
+    kv: () => mf.getKVNamespace("JWKS_CACHE"),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await mf.dispose();
+    },
+  };
+}
