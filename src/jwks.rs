@@ -5,7 +5,8 @@
 use crate::alg::{Alg, KeyFamily};
 use crate::error::JwksError;
 use crate::json::parse_strict;
-use jwt_compact::alg::{Ed25519, Es256, RsaPublicKey, StrongKey};
+use crate::rsa_fast::RsaKey;
+use jwt_compact::alg::{Ed25519, Es256};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::Algorithm;
 use serde::Deserialize;
@@ -17,7 +18,8 @@ pub type Ed25519Key = <Ed25519 as Algorithm>::VerifyingKey;
 /// A public key ready to verify with: decoded and validated once, when the JWKS is parsed.
 #[derive(Debug, Clone)]
 pub enum PublicKey {
-    Rsa(Box<RsaPublicKey>),
+    /// Montgomery constants precomputed (see `rsa_fast`).
+    Rsa(Box<RsaKey>),
     P256(P256Key),
     Ed25519(Ed25519Key),
 }
@@ -167,10 +169,15 @@ fn parse_entry(entry: &Value) -> Option<Jwk> {
         "RSA" | "EC" | "OKP" => {
             let jwk = JsonWebKey::deserialize(entry).ok()?;
             match &jwk {
-                JsonWebKey::Rsa { .. } => {
-                    // StrongKey enforces RFC 7518 §3.3: at least 2048 bits.
-                    let rsa = RsaPublicKey::try_from(&jwk).ok()?;
-                    PublicKey::Rsa(Box::new(StrongKey::try_from(rsa).ok()?.into_inner()))
+                JsonWebKey::Rsa {
+                    modulus,
+                    public_exponent,
+                    ..
+                } => {
+                    // At least 2048 bits (RFC 7518 §3.3); weaker keys are never loaded.
+                    PublicKey::Rsa(Box::new(
+                        RsaKey::from_be(modulus, public_exponent, 2048).ok()?,
+                    ))
                 }
                 JsonWebKey::EllipticCurve { .. } => PublicKey::P256(P256Key::try_from(&jwk).ok()?),
                 JsonWebKey::KeyPair { .. } => PublicKey::Ed25519(Ed25519Key::try_from(&jwk).ok()?),

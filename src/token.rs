@@ -44,15 +44,9 @@ impl<'a> UntrustedToken<'a> {
         };
         // The strict engine refuses padding, whitespace, the standard alphabet and
         // non-canonical trailing bits, so every token has exactly one spelling.
-        let header_bytes = URL_SAFE_NO_PAD
-            .decode(header_b64)
-            .map_err(|_| TokenError::Malformed)?;
-        let payload_bytes = URL_SAFE_NO_PAD
-            .decode(payload_b64)
-            .map_err(|_| TokenError::Malformed)?;
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature_b64)
-            .map_err(|_| TokenError::Malformed)?;
+        let header_bytes = decode_segment(header_b64)?;
+        let payload_bytes = decode_segment(payload_b64)?;
+        let signature = decode_segment(signature_b64)?;
         if header_b64.is_empty() || payload_b64.is_empty() {
             return Err(TokenError::Malformed);
         }
@@ -126,6 +120,14 @@ impl<'a> UntrustedToken<'a> {
             claims: self.claims,
         }
     }
+}
+
+/// Decodes one compact-serialization segment: base64url, no padding, no whitespace, no
+/// characters outside the alphabet, canonical trailing bits.
+pub fn decode_segment(segment: &str) -> Result<Vec<u8>, TokenError> {
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| TokenError::Malformed)
 }
 
 /// A token whose signature verified. Claims are authentic but not yet checked.

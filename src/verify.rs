@@ -9,8 +9,9 @@ use crate::alg::{Alg, KeyFamily};
 use crate::config::IssuerConfig;
 use crate::error::TokenError;
 use crate::jwks::{KeySet, PublicKey, Selection};
+use crate::rsa_fast::{FastRsa, Hash, Padding};
 use crate::token::{UntrustedToken, VerifiedToken};
-use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa};
+use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key};
 use jwt_compact::{Algorithm, AlgorithmSignature};
 
 /// Checks `token`'s signature for `issuer` with keys from `keys` (ignored for HMAC).
@@ -74,14 +75,46 @@ fn check<A: Algorithm>(alg: &A, key: &A::VerifyingKey, message: &[u8], signature
     }
 }
 
-fn verify_public(alg: Alg, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool {
+const RS256: FastRsa = FastRsa {
+    padding: Padding::Pkcs1v15,
+    hash: Hash::Sha256,
+    name: "RS256",
+};
+const RS384: FastRsa = FastRsa {
+    padding: Padding::Pkcs1v15,
+    hash: Hash::Sha384,
+    name: "RS384",
+};
+const RS512: FastRsa = FastRsa {
+    padding: Padding::Pkcs1v15,
+    hash: Hash::Sha512,
+    name: "RS512",
+};
+const PS256: FastRsa = FastRsa {
+    padding: Padding::Pss,
+    hash: Hash::Sha256,
+    name: "PS256",
+};
+const PS384: FastRsa = FastRsa {
+    padding: Padding::Pss,
+    hash: Hash::Sha384,
+    name: "PS384",
+};
+const PS512: FastRsa = FastRsa {
+    padding: Padding::Pss,
+    hash: Hash::Sha512,
+    name: "PS512",
+};
+
+/// Checks one signature with one public key (exposed for the Wycheproof vectors).
+pub fn verify_public(alg: Alg, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool {
     match (alg, key) {
-        (Alg::Rs256, PublicKey::Rsa(k)) => check(&Rsa::rs256(), k, message, signature),
-        (Alg::Rs384, PublicKey::Rsa(k)) => check(&Rsa::rs384(), k, message, signature),
-        (Alg::Rs512, PublicKey::Rsa(k)) => check(&Rsa::rs512(), k, message, signature),
-        (Alg::Ps256, PublicKey::Rsa(k)) => check(&Rsa::ps256(), k, message, signature),
-        (Alg::Ps384, PublicKey::Rsa(k)) => check(&Rsa::ps384(), k, message, signature),
-        (Alg::Ps512, PublicKey::Rsa(k)) => check(&Rsa::ps512(), k, message, signature),
+        (Alg::Rs256, PublicKey::Rsa(k)) => check(&RS256, k, message, signature),
+        (Alg::Rs384, PublicKey::Rsa(k)) => check(&RS384, k, message, signature),
+        (Alg::Rs512, PublicKey::Rsa(k)) => check(&RS512, k, message, signature),
+        (Alg::Ps256, PublicKey::Rsa(k)) => check(&PS256, k, message, signature),
+        (Alg::Ps384, PublicKey::Rsa(k)) => check(&PS384, k, message, signature),
+        (Alg::Ps512, PublicKey::Rsa(k)) => check(&PS512, k, message, signature),
         (Alg::Es256, PublicKey::P256(k)) => check(&Es256, k, message, signature),
         (Alg::EdDsa, PublicKey::Ed25519(k)) => check(&Ed25519, k, message, signature),
         // Selection only offers keys of the algorithm's family; anything else is refused.
@@ -89,7 +122,8 @@ fn verify_public(alg: Alg, key: &PublicKey, message: &[u8], signature: &[u8]) ->
     }
 }
 
-fn verify_hmac(alg: Alg, secret: &[u8], message: &[u8], signature: &[u8]) -> bool {
+/// Checks one HMAC with the configured secret (exposed for the Wycheproof vectors).
+pub fn verify_hmac(alg: Alg, secret: &[u8], message: &[u8], signature: &[u8]) -> bool {
     match alg {
         Alg::Hs256 => check(&Hs256, &Hs256Key::new(secret), message, signature),
         Alg::Hs384 => check(&Hs384, &Hs384Key::new(secret), message, signature),
