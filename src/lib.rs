@@ -20,12 +20,12 @@ pub mod rsa_fast;
 pub mod token;
 pub mod verify;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "worker-glue"))]
 mod edge;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "worker-glue"))]
 mod fetcher;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "worker-glue"))]
 #[worker::event(fetch)]
 async fn fetch(
     req: worker::web_sys::Request,

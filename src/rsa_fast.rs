@@ -147,34 +147,49 @@ impl RsaKey {
         if !less_than(&s, &self.n) {
             return None;
         }
-        let mut scratch = vec![0u32; self.n.len() + 2];
-        let s_mont = self.mont_mul(&s, &self.r2, &mut scratch);
+        let len = self.n.len();
+        let mut t = vec![0u32; len + 2];
+        let mut s_mont = vec![0u32; len];
+        self.mont_mul_into(&s, &self.r2, &mut t, &mut s_mont);
         // Left-to-right square and multiply over the (public) exponent.
         let mut acc = s_mont.clone();
+        let mut tmp = vec![0u32; len];
         let top = 63 - self.e.leading_zeros();
         for bit in (0..top).rev() {
-            acc = self.mont_mul(&acc, &acc, &mut scratch);
+            self.mont_mul_into(&acc, &acc, &mut t, &mut tmp);
+            std::mem::swap(&mut acc, &mut tmp);
             if (self.e >> bit) & 1 == 1 {
-                acc = self.mont_mul(&acc, &s_mont, &mut scratch);
+                self.mont_mul_into(&acc, &s_mont, &mut t, &mut tmp);
+                std::mem::swap(&mut acc, &mut tmp);
             }
         }
-        let mut one = vec![0u32; self.n.len()];
+        let mut one = vec![0u32; len];
         one[0] = 1;
-        let m = self.mont_mul(&acc, &one, &mut scratch);
+        let mut m = vec![0u32; len];
+        self.mont_mul_into(&acc, &one, &mut t, &mut m);
         Some(from_limbs(&m, self.k))
     }
 
-    /// Montgomery product `a * b * R^-1 mod n` (CIOS, Koç et al. 1996). Variable time:
-    /// only ever applied to public data.
-    fn mont_mul(&self, a: &[u32], b: &[u32], t: &mut [u32]) -> Vec<u32> {
+    /// Montgomery product `a * b * R^-1 mod n` (CIOS, Koç et al. 1996) into `out`, using
+    /// `t` (`limbs + 2` words) as scratch. Variable time: only ever applied to public data.
+    /// Slices are re-borrowed at their exact lengths first so the compiler can drop the
+    /// bounds checks from the inner loops (they matter in Wasm).
+    fn mont_mul_into(&self, a: &[u32], b: &[u32], t: &mut [u32], out: &mut [u32]) {
         let s = self.n.len();
-        t.iter_mut().for_each(|x| *x = 0);
-        for &ai in a.iter().take(s) {
+        let (n, a, b, t, out) = (
+            &self.n[..s],
+            &a[..s],
+            &b[..s],
+            &mut t[..s + 2],
+            &mut out[..s],
+        );
+        t.fill(0);
+        for &ai in a {
             let ai = u64::from(ai);
             let mut carry = 0u64;
-            for j in 0..s {
-                let v = u64::from(t[j]) + ai * u64::from(b[j]) + carry;
-                t[j] = v as u32;
+            for (tj, &bj) in t[..s].iter_mut().zip(b) {
+                let v = u64::from(*tj) + ai * u64::from(bj) + carry;
+                *tj = v as u32;
                 carry = v >> 32;
             }
             let v = u64::from(t[s]) + carry;
@@ -182,10 +197,9 @@ impl RsaKey {
             t[s + 1] = (v >> 32) as u32;
 
             let m = u64::from(t[0].wrapping_mul(self.n0_inv));
-            let v = u64::from(t[0]) + m * u64::from(self.n[0]);
-            let mut carry = v >> 32;
+            let mut carry = (u64::from(t[0]) + m * u64::from(n[0])) >> 32;
             for j in 1..s {
-                let v = u64::from(t[j]) + m * u64::from(self.n[j]) + carry;
+                let v = u64::from(t[j]) + m * u64::from(n[j]) + carry;
                 t[j - 1] = v as u32;
                 carry = v >> 32;
             }
@@ -193,11 +207,10 @@ impl RsaKey {
             t[s - 1] = v as u32;
             t[s] = t[s + 1] + (v >> 32) as u32;
         }
-        let mut out = t[..s].to_vec();
-        if t[s] != 0 || !less_than(&out, &self.n) {
-            sub_in_place(&mut out, &self.n);
+        out.copy_from_slice(&t[..s]);
+        if t[s] != 0 || !less_than(out, n) {
+            sub_in_place(out, n);
         }
-        out
     }
 
     /// Verifies `signature` over `message` with the given padding and hash.
