@@ -8,6 +8,7 @@ use crate::alg::{Alg, KeyFamily};
 use crate::error::ConfigError;
 use crate::json::parse_strict;
 use crate::jwks::CachePolicy;
+use crate::route::{parse_routes, parse_rule, Rule};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::Value;
@@ -15,7 +16,7 @@ use std::collections::HashMap;
 use url::{Host, Url};
 
 /// Names of every `[vars]` entry read by the gateway (the glue reads exactly these).
-pub const VAR_NAMES: [&str; 19] = [
+pub const VAR_NAMES: [&str; 28] = [
     "ORIGIN",
     "AUTH_REALM",
     "LEEWAY_SECONDS",
@@ -35,6 +36,15 @@ pub const VAR_NAMES: [&str; 19] = [
     "RETRY_AFTER_SECONDS",
     "MAX_ISSUERS",
     "TOKEN_CACHE_ENTRIES",
+    "ROUTES",
+    "DEFAULT_ROUTE",
+    "CLAIM_HEADERS",
+    "TOKEN_COOKIE",
+    "TOKEN_QUERY_PARAM",
+    "CORS_PREFLIGHT",
+    "DENY_JTI",
+    "DENY_SUB",
+    "RESOURCE_METADATA",
 ];
 
 /// Upper bound on configured issuers: bounds the per-isolate key cache as well.
@@ -61,6 +71,12 @@ pub struct IssuerConfig {
     pub algorithms: Vec<Alg>,
     /// HMAC secret, present only when an `HS*` algorithm is listed.
     pub secret: Option<Vec<u8>>,
+    /// RFC 9068: required header `typ` (compared without `application/`, case-insensitively).
+    pub require_typ: Option<String>,
+    /// RFC 9068: maximum age from `iat`, in seconds (makes `iat` required).
+    pub max_token_age: Option<u64>,
+    /// Claims that must be present.
+    pub required_claims: Vec<String>,
 }
 
 impl IssuerConfig {
@@ -93,7 +109,7 @@ pub struct FetchLimits {
 }
 
 /// The whole validated configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub issuers: Vec<IssuerConfig>,
     /// `None`: route mode (the request goes on to its own URL).
@@ -108,6 +124,17 @@ pub struct Config {
     pub retry_after_secs: u64,
     /// Verified tokens remembered per isolate (0 disables the cache).
     pub token_cache_entries: usize,
+    pub routes: Vec<Rule>,
+    pub default_route: Rule,
+    /// `(header, dotted claim path)` pairs for the origin.
+    pub claim_headers: Vec<(String, Vec<String>)>,
+    pub token_cookie: Option<String>,
+    pub token_query_param: Option<String>,
+    pub cors_preflight: bool,
+    pub deny_jti: Vec<String>,
+    pub deny_sub: Vec<String>,
+    /// RFC 9728 document served at `/.well-known/oauth-protected-resource` (JSON text).
+    pub resource_metadata: Option<String>,
 }
 
 impl Config {
@@ -168,6 +195,7 @@ impl Config {
             max_stale: v.number("JWKS_MAX_STALE_SECONDS", 86_400, 0, 30 * 86_400)?,
             refetch_cooldown: v.number("JWKS_REFETCH_COOLDOWN_SECONDS", 30, 0, 3600)?,
         };
+        let claim_headers = v.claim_headers(&headers)?;
         let config = Config {
             issuers: parse_issuers(issuers, max_issuers as usize)?,
             origin,
@@ -184,6 +212,21 @@ impl Config {
             cache,
             retry_after_secs: v.number("RETRY_AFTER_SECONDS", 30, 1, 3600)?,
             token_cache_entries: v.number("TOKEN_CACHE_ENTRIES", 1024, 0, 100_000)? as usize,
+            routes: match v.json("ROUTES")? {
+                Some(value) => parse_routes(&value)?,
+                None => Vec::new(),
+            },
+            default_route: match v.json("DEFAULT_ROUTE")? {
+                Some(value) => parse_rule(&value, "DEFAULT_ROUTE", false)?,
+                None => Rule::default(),
+            },
+            claim_headers,
+            token_cookie: v.token_name("TOKEN_COOKIE")?,
+            token_query_param: v.token_name("TOKEN_QUERY_PARAM")?,
+            cors_preflight: v.boolean("CORS_PREFLIGHT", false)?,
+            deny_jti: v.string_list("DENY_JTI")?,
+            deny_sub: v.string_list("DENY_SUB")?,
+            resource_metadata: v.resource_metadata()?,
         };
         Ok(config)
     }
@@ -192,6 +235,109 @@ impl Config {
 struct Vars<'a>(&'a HashMap<String, String>);
 
 impl Vars<'_> {
+    /// A structured var: JSON text (TOML arrays/tables arrive already as JSON).
+    fn json(&self, name: &str) -> Result<Option<Value>, ConfigError> {
+        self.get(name)
+            .map(|raw| {
+                parse_strict(raw.as_bytes())
+                    .map_err(|_| ConfigError::new(name, "is not valid JSON"))
+            })
+            .transpose()
+    }
+
+    fn string_list(&self, name: &str) -> Result<Vec<String>, ConfigError> {
+        match self.json(name)? {
+            None => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(s) if !s.is_empty() => Ok(s),
+                    _ => Err(ConfigError::new(
+                        name,
+                        "must be a JSON array of non-empty strings",
+                    )),
+                })
+                .collect(),
+            Some(_) => Err(ConfigError::new(
+                name,
+                "must be a JSON array of non-empty strings",
+            )),
+        }
+    }
+
+    /// A cookie or query parameter name.
+    fn token_name(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v)
+                if v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) =>
+            {
+                Ok(Some(v.to_string()))
+            }
+            Some(_) => Err(ConfigError::new(
+                name,
+                "must be letters, digits, '-', '_' or '.'",
+            )),
+        }
+    }
+
+    fn claim_headers(
+        &self,
+        identity: &HeaderNames,
+    ) -> Result<Vec<(String, Vec<String>)>, ConfigError> {
+        let Some(value) = self.json("CLAIM_HEADERS")? else {
+            return Ok(Vec::new());
+        };
+        let Value::Object(map) = value else {
+            return Err(ConfigError::new(
+                "CLAIM_HEADERS",
+                "must be a JSON object {\"header\": \"claim.path\"}",
+            ));
+        };
+        let mut out = Vec::new();
+        for (header, path) in map {
+            let at = format!("CLAIM_HEADERS.{header}");
+            let valid =
+                Vars(&HashMap::from([(at.clone(), header.clone())])).header_name(&at, "x")?;
+            let lower = valid.to_ascii_lowercase();
+            if [&identity.subject, &identity.issuer, &identity.claims]
+                .iter()
+                .any(|h| h.to_ascii_lowercase() == lower)
+            {
+                return Err(ConfigError::new(at, "clashes with an identity header"));
+            }
+            match path {
+                Value::String(p) if !p.is_empty() && p.split('.').all(|s| !s.is_empty()) => {
+                    out.push((valid, p.split('.').map(str::to_owned).collect()));
+                }
+                _ => return Err(ConfigError::new(at, "must map to a dotted claim path")),
+            }
+        }
+        Ok(out)
+    }
+
+    fn resource_metadata(&self) -> Result<Option<String>, ConfigError> {
+        let Some(value) = self.json("RESOURCE_METADATA")? else {
+            return Ok(None);
+        };
+        let Value::Object(mut doc) = value else {
+            return Err(ConfigError::new(
+                "RESOURCE_METADATA",
+                "must be a JSON object",
+            ));
+        };
+        if !matches!(doc.get("resource"), Some(Value::String(r)) if Url::parse(r).is_ok()) {
+            return Err(ConfigError::new(
+                "RESOURCE_METADATA",
+                "needs \"resource\": an absolute URL",
+            ));
+        }
+        doc.entry("bearer_methods_supported")
+            .or_insert_with(|| serde_json::json!(["header"]));
+        Ok(Some(Value::Object(doc).to_string()))
+    }
+
     /// An unset or empty var means "use the default".
     fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
@@ -315,7 +461,16 @@ fn parse_issuers(raw: Option<&str>, max: usize) -> Result<Vec<IssuerConfig>, Con
 }
 
 fn parse_issuer(item: &Value, at: &str) -> Result<IssuerConfig, ConfigError> {
-    const FIELDS: [&str; 5] = ["issuer", "jwks_uri", "audiences", "algorithms", "secret"];
+    const FIELDS: [&str; 8] = [
+        "issuer",
+        "jwks_uri",
+        "audiences",
+        "algorithms",
+        "secret",
+        "require_typ",
+        "max_token_age",
+        "required_claims",
+    ];
     let field = |name: &str| format!("{at}.{name}");
     let Value::Object(obj) = item else {
         return Err(ConfigError::new(at, "must be an object"));
@@ -471,12 +626,54 @@ fn parse_issuer(item: &Value, at: &str) -> Result<IssuerConfig, ConfigError> {
         }
     };
 
+    let require_typ = match obj.get("require_typ") {
+        None => None,
+        Some(Value::String(t)) if !t.is_empty() => Some(t.clone()),
+        Some(_) => {
+            return Err(ConfigError::new(
+                field("require_typ"),
+                "must be a non-empty string such as \"at+jwt\"",
+            ))
+        }
+    };
+    let max_token_age = match obj.get("max_token_age") {
+        None => None,
+        Some(v) => Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+            ConfigError::new(
+                field("max_token_age"),
+                "must be a positive whole number of seconds",
+            )
+        })?),
+    };
+    let required_claims = match obj.get("required_claims") {
+        None => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|c| match c {
+                Value::String(s) if !s.is_empty() => Ok(s.clone()),
+                _ => Err(ConfigError::new(
+                    field("required_claims"),
+                    "must contain only claim names",
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(ConfigError::new(
+                field("required_claims"),
+                "must be an array of claim names",
+            ))
+        }
+    };
+
     Ok(IssuerConfig {
         issuer,
         jwks,
         audiences,
         algorithms,
         secret,
+        require_typ,
+        max_token_age,
+        required_claims,
     })
 }
 

@@ -3,11 +3,13 @@
 
 use crate::cache::{token_key, TokenCache};
 use crate::config::{Config, VAR_NAMES};
+use crate::error::TokenError;
 use crate::error::{ConfigError, EdgeResponse, ExtractError, Rejection};
-use crate::extract::{bearer_token, query_has_access_token};
+use crate::extract::{find_token, Offered};
 use crate::fetcher::{fresh_generation, keys_for, Want};
 use crate::forward;
 use crate::pipeline::{finish, prepare};
+use crate::route::{self, AuthMode};
 use crate::token::{Principal, UntrustedToken};
 use crate::verify;
 use std::cell::RefCell;
@@ -63,30 +65,126 @@ pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::R
             return edge_response(&rejection.to_response("edgeguard", 30));
         }
     };
-    match authenticate(&req, &env, &ctx, &config).await {
-        Ok(principal) => forward_request(req, &config, &principal).await,
+    let Ok(url) = url::Url::parse(&req.url()) else {
+        return edge_response(
+            &Rejection::BadGateway.to_response(&config.realm, config.retry_after_secs),
+        );
+    };
+    let metadata_url = config
+        .resource_metadata
+        .as_ref()
+        .map(|_| metadata_url(&url));
+    match decide(&req, &url, &env, &ctx, &config).await {
+        Ok(Outcome::Metadata(doc)) => metadata_response(&doc),
+        Ok(Outcome::Forward(principal)) => {
+            forward_request(req, &url, &config, principal.as_deref()).await
+        }
         Err((rejection, iss, kid)) => {
             console_log!("{}", rejection.log_line(iss.as_deref(), kid.as_deref()));
-            edge_response(&rejection.to_response(&config.realm, config.retry_after_secs))
+            edge_response(&rejection.to_response_with(
+                &config.realm,
+                config.retry_after_secs,
+                metadata_url.as_deref(),
+            ))
         }
     }
 }
 
 type Failure = (Rejection, Option<String>, Option<String>);
 
-async fn authenticate(
+enum Outcome {
+    /// Forward, with this caller's identity (or anonymously).
+    Forward(Option<Rc<Principal>>),
+    /// Answer with the RFC 9728 protected-resource metadata.
+    Metadata(String),
+}
+
+const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+
+fn metadata_url(url: &url::Url) -> String {
+    format!("{}{METADATA_PATH}", url.origin().ascii_serialization())
+}
+
+/// Route policy around authentication: metadata, CORS preflight, public and optional
+/// routes, the token's sources, the deny list and the route's scopes/claims/issuers.
+async fn decide(
     req: &web_sys::Request,
+    url: &url::Url,
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+) -> Result<Outcome, Failure> {
+    let fail = |r: Rejection| (r, None, None);
+    let method = req.method();
+    let headers = req.headers();
+    if let Some(doc) = &config.resource_metadata {
+        if url.path() == METADATA_PATH && (method == "GET" || method == "HEAD") {
+            return Ok(Outcome::Metadata(doc.clone()));
+        }
+    }
+    if config.cors_preflight
+        && method == "OPTIONS"
+        && headers.has("origin").unwrap_or(false)
+        && headers
+            .has("access-control-request-method")
+            .unwrap_or(false)
+    {
+        return Ok(Outcome::Forward(None));
+    }
+    let rule = route::select(&config.routes, &config.default_route, &method, url.path());
+    if rule.auth == AuthMode::Public {
+        return Ok(Outcome::Forward(None));
+    }
+    let authorization = headers.get("authorization").ok().flatten();
+    let cookie = config
+        .token_cookie
+        .as_ref()
+        .and_then(|_| headers.get("cookie").ok().flatten());
+    let offered = Offered {
+        authorization: authorization.as_deref(),
+        cookie: cookie.as_deref(),
+        query: url.query(),
+    };
+    let token = match find_token(
+        &offered,
+        config.token_cookie.as_deref(),
+        config.token_query_param.as_deref(),
+    ) {
+        Ok((token, _source)) => token,
+        Err(ExtractError::Missing) if rule.auth == AuthMode::Optional => {
+            return Ok(Outcome::Forward(None))
+        }
+        Err(e) => return Err(fail(e.into())),
+    };
+    let principal = authenticate(token, env, ctx, config).await?;
+    // Verified by now: the log line names the issuer; the kid is not kept past verification.
+    let ids = || (Some(principal.issuer.clone()), None);
+    let claim = |name: &str| {
+        principal
+            .claims
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+    };
+    if claim("jti").is_some_and(|j| config.deny_jti.iter().any(|d| d == j))
+        || claim("sub").is_some_and(|s| config.deny_sub.iter().any(|d| d == s))
+    {
+        let (iss, kid) = ids();
+        return Err((Rejection::InvalidToken(TokenError::Revoked), iss, kid));
+    }
+    if let Err(forbidden) = route::authorize(rule, &principal) {
+        let (iss, kid) = ids();
+        return Err((Rejection::Forbidden(forbidden), iss, kid));
+    }
+    Ok(Outcome::Forward(Some(principal)))
+}
+
+/// Verifies `token` (or finds it in the verified-token cache) and checks its claims.
+async fn authenticate(
+    token: &str,
     env: &Env,
     ctx: &Context,
     config: &Config,
 ) -> Result<Rc<Principal>, Failure> {
-    let fail = |r: Rejection| (r, None, None);
-    let authorization = req.headers().get("authorization").ok().flatten();
-    let token = bearer_token(authorization.as_deref()).map_err(|e| fail(e.into()))?;
-    let url = url::Url::parse(&req.url()).ok();
-    if query_has_access_token(url.as_ref().and_then(|u| u.query())) {
-        return Err(fail(Rejection::InvalidRequest(ExtractError::Multiple)));
-    }
     let now = now_secs();
     // Fast path: this exact token verified before, against the key set still in use.
     let cache_key = token_key(token);
@@ -145,10 +243,11 @@ async fn authenticate(
 /// Forwards with the same method, headers (edited), query and streamed body.
 async fn forward_request(
     req: web_sys::Request,
+    url: &url::Url,
     config: &Config,
-    principal: &Principal,
+    principal: Option<&Principal>,
 ) -> web_sys::Response {
-    match try_forward(&req, config, principal).await {
+    match try_forward(&req, url, config, principal).await {
         Ok(response) => response,
         Err(e) => {
             let rejection = Rejection::BadGateway;
@@ -163,14 +262,25 @@ async fn forward_request(
 
 async fn try_forward(
     req: &web_sys::Request,
+    url: &url::Url,
     config: &Config,
-    principal: &Principal,
+    principal: Option<&Principal>,
 ) -> Result<web_sys::Response, String> {
     let js_err = |e: JsValue| e.as_string().unwrap_or_else(|| format!("{e:?}"));
-    let url = url::Url::parse(&req.url()).map_err(|e| e.to_string())?;
-    let target = forward::target_url(&url, config.origin.as_ref());
+    let target = forward::target_url(
+        url,
+        config.origin.as_ref(),
+        config.token_query_param.as_deref(),
+    );
     let headers = web_sys::Headers::new_with_headers(&req.headers()).map_err(js_err)?;
-    let plan = forward::plan(principal, config);
+    // Client copies of identity headers go on every route, anonymous ones included.
+    let plan = match principal {
+        Some(p) => forward::plan(p, config),
+        None => forward::HeaderPlan {
+            remove: forward::headers_to_remove(config),
+            set: Vec::new(),
+        },
+    };
     for name in &plan.remove {
         headers.delete(name).map_err(js_err)?;
     }
@@ -243,6 +353,18 @@ fn read_raw_config(env: &Env) -> RawConfig {
             .filter_map(|name| read(name).map(|v| (name.to_string(), v)))
             .collect(),
     }
+}
+
+/// RFC 9728 §3.2: the metadata document, as JSON.
+fn metadata_response(doc: &str) -> web_sys::Response {
+    edge_response(&EdgeResponse {
+        status: 200,
+        headers: vec![
+            ("content-type", "application/json".to_string()),
+            ("cache-control", "public, max-age=3600".to_string()),
+        ],
+        body: doc.to_string(),
+    })
 }
 
 fn edge_response(r: &EdgeResponse) -> web_sys::Response {

@@ -5,6 +5,7 @@
 //! beyond a short reason. The log line (see [`Rejection::log_line`]) carries `iss` and `kid`
 //! for operators, JSON-escaped and truncated; never the token.
 
+use crate::route::Forbidden;
 use serde_json::json;
 use std::fmt;
 
@@ -55,6 +56,14 @@ pub enum TokenError {
     IssuedInFuture,
     /// `aud` is absent or shares nothing with the issuer's `audiences`.
     AudienceMismatch,
+    /// The header `typ` is not the one the issuer requires (RFC 9068: `at+jwt`).
+    WrongType,
+    /// Older than the issuer's `max_token_age` (or no `iat` to tell).
+    TooOld,
+    /// A claim listed in the issuer's `required_claims` is absent.
+    MissingClaim,
+    /// `jti` or `sub` is on the deny list.
+    Revoked,
 }
 
 impl TokenError {
@@ -78,6 +87,10 @@ impl TokenError {
             Self::NotYetValid => "token not yet valid",
             Self::IssuedInFuture => "token issued in the future",
             Self::AudienceMismatch => "audience not allowed",
+            Self::WrongType => "token type not accepted",
+            Self::TooOld => "token too old",
+            Self::MissingClaim => "missing required claim",
+            Self::Revoked => "token revoked",
         }
     }
 
@@ -101,6 +114,10 @@ impl TokenError {
             Self::NotYetValid => "not_yet_valid",
             Self::IssuedInFuture => "issued_in_future",
             Self::AudienceMismatch => "audience_mismatch",
+            Self::WrongType => "wrong_type",
+            Self::TooOld => "too_old",
+            Self::MissingClaim => "missing_claim",
+            Self::Revoked => "revoked",
         }
     }
 }
@@ -165,6 +182,8 @@ pub enum Rejection {
     InvalidRequest(ExtractError),
     /// 401 `invalid_token`.
     InvalidToken(TokenError),
+    /// 403 `insufficient_scope`: authenticated, but the route's rule is not met.
+    Forbidden(Forbidden),
     /// 503: the issuer's keys are unobtainable and nothing usable is cached.
     KeysUnavailable(JwksError),
     /// 500: the deployment is misconfigured.
@@ -207,6 +226,7 @@ impl Rejection {
         match self {
             Self::MissingToken | Self::InvalidToken(_) => 401,
             Self::InvalidRequest(_) => 400,
+            Self::Forbidden(_) => 403,
             Self::KeysUnavailable(_) => 503,
             Self::Config(_) => 500,
             Self::BadGateway => 502,
@@ -219,6 +239,7 @@ impl Rejection {
             Self::MissingToken => "missing_token",
             Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidToken(_) => "invalid_token",
+            Self::Forbidden(_) => "insufficient_scope",
             Self::KeysUnavailable(_) => "temporarily_unavailable",
             Self::Config(_) => "server_error",
             Self::BadGateway => "bad_gateway",
@@ -231,6 +252,7 @@ impl Rejection {
             Self::MissingToken => "bearer token required".into(),
             Self::InvalidRequest(_) => "more than one token".into(),
             Self::InvalidToken(e) => e.description().into(),
+            Self::Forbidden(f) => f.reason.into(),
             Self::KeysUnavailable(_) => "signing keys unavailable".into(),
             // The field path names what to fix; the value itself is never echoed.
             Self::Config(e) => format!("invalid configuration: {}", e.field),
@@ -244,6 +266,7 @@ impl Rejection {
             Self::MissingToken => "missing_token".into(),
             Self::InvalidRequest(_) => "multiple_tokens".into(),
             Self::InvalidToken(e) => e.code().into(),
+            Self::Forbidden(f) => format!("forbidden: {}", f.reason),
             Self::KeysUnavailable(e) => format!("jwks_unavailable: {e}"),
             Self::Config(e) => format!("invalid_config: {e}"),
             Self::BadGateway => "origin_unreachable".into(),
@@ -252,6 +275,20 @@ impl Rejection {
 
     /// Builds the response: RFC 6750 `WWW-Authenticate` for 400/401, `Retry-After` for 503.
     pub fn to_response(&self, realm: &str, retry_after_secs: u64) -> EdgeResponse {
+        self.to_response_with(realm, retry_after_secs, None)
+    }
+
+    /// As [`Self::to_response`], adding RFC 9728's `resource_metadata="<url>"` to
+    /// `WWW-Authenticate` when the deployment publishes protected-resource metadata.
+    pub fn to_response_with(
+        &self,
+        realm: &str,
+        retry_after_secs: u64,
+        resource_metadata: Option<&str>,
+    ) -> EdgeResponse {
+        let metadata = resource_metadata
+            .map(|url| format!(", resource_metadata=\"{url}\""))
+            .unwrap_or_default();
         let mut headers = vec![
             ("content-type", "application/json".to_string()),
             ("cache-control", "no-store".to_string()),
@@ -259,16 +296,30 @@ impl Rejection {
         let description = self.description();
         match self {
             Self::MissingToken => {
-                headers.push(("www-authenticate", format!("Bearer realm=\"{realm}\"")));
+                headers.push((
+                    "www-authenticate",
+                    format!("Bearer realm=\"{realm}\"{metadata}"),
+                ));
             }
             Self::InvalidRequest(_) | Self::InvalidToken(_) => {
                 // error first: some clients match `^Bearer error=`; order is free per RFC 7235.
                 headers.push((
                     "www-authenticate",
                     format!(
-                        "Bearer error=\"{}\", error_description=\"{}\", realm=\"{realm}\"",
+                        "Bearer error=\"{}\", error_description=\"{}\", realm=\"{realm}\"{metadata}",
                         self.error_code(),
                         description
+                    ),
+                ));
+            }
+            Self::Forbidden(f) => {
+                // RFC 6750 §3.1: `scope` lists what the route needs (scope tokens are
+                // validated at load to exclude quotes and backslashes).
+                headers.push((
+                    "www-authenticate",
+                    format!(
+                        "Bearer error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\", realm=\"{realm}\"{metadata}",
+                        description, f.scope
                     ),
                 ));
             }

@@ -40,15 +40,100 @@ pub fn bearer_token(authorization: Option<&str>) -> Result<&str, ExtractError> {
     Ok(token)
 }
 
-/// True when the query string carries an RFC 6750 §2.3 `access_token` parameter.
-pub fn query_has_access_token(query: Option<&str>) -> bool {
-    query.is_some_and(|q| {
-        q.split('&').any(|pair| {
-            pair.split('=')
-                .next()
-                .is_some_and(|name| name == "access_token")
+/// Where a token was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Header,
+    Cookie,
+    Query,
+}
+
+/// What the request offers, as the runtime reports it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Offered<'a> {
+    pub authorization: Option<&'a str>,
+    pub cookie: Option<&'a str>,
+    /// The raw query string, without `?`.
+    pub query: Option<&'a str>,
+}
+
+/// Finds the one token of a request among the enabled sources (the header always; a
+/// cookie and a query parameter when named). A token in more than one place, or twice in
+/// one place, is refused (RFC 6750 §2); so is an RFC 6750 `access_token` parameter next to
+/// a header token even when query tokens are not enabled.
+pub fn find_token<'a>(
+    offered: &Offered<'a>,
+    cookie_name: Option<&'a str>,
+    query_name: Option<&'a str>,
+) -> Result<(&'a str, Source), ExtractError> {
+    let mut found: Vec<(&'a str, Source)> = Vec::new();
+    match bearer_token(offered.authorization) {
+        Ok(t) => found.push((t, Source::Header)),
+        Err(ExtractError::Missing) => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(name) = cookie_name {
+        if let Some(t) = single(cookie_values(offered.cookie, name))? {
+            found.push((t, Source::Cookie));
+        }
+    }
+    match query_name {
+        Some(name) => {
+            if let Some(t) = single(query_values(offered.query, name))? {
+                found.push((t, Source::Query));
+            }
+        }
+        None => {
+            if !found.is_empty() && query_values(offered.query, "access_token").next().is_some() {
+                return Err(ExtractError::Multiple);
+            }
+        }
+    }
+    match found.len() {
+        0 => Err(ExtractError::Missing),
+        1 => Ok(found[0]),
+        _ => Err(ExtractError::Multiple),
+    }
+}
+
+fn single<'a>(mut values: impl Iterator<Item = &'a str>) -> Result<Option<&'a str>, ExtractError> {
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(_), Some(_)) => Err(ExtractError::Multiple),
+        (Some(""), None) => Ok(None),
+        (Some(v), None) => Ok(Some(v)),
+    }
+}
+
+/// Values of cookie `name` in a `Cookie` header (`a=1; b=2`), quotes removed.
+fn cookie_values<'a>(header: Option<&'a str>, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    header
+        .unwrap_or_default()
+        .split(';')
+        .filter_map(move |pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k.trim() == name).then(|| v.trim().trim_matches('"'))
         })
-    })
+}
+
+/// Values of query parameter `name` (raw: a JWT needs no percent-decoding).
+fn query_values<'a>(query: Option<&'a str>, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(move |pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then_some(v)
+        })
+}
+
+/// The query string without parameter `name` (for forwarding a query-string token).
+pub fn remove_query_param(query: &str, name: &str) -> String {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some(name))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn split_scheme(s: &str) -> (&str, &str) {
@@ -110,11 +195,63 @@ mod tests {
         );
     }
 
+    fn offered<'a>(
+        authorization: Option<&'a str>,
+        cookie: Option<&'a str>,
+        query: Option<&'a str>,
+    ) -> Offered<'a> {
+        Offered {
+            authorization,
+            cookie,
+            query,
+        }
+    }
+
     #[test]
-    fn access_token_query_parameter_is_detected() {
-        assert!(query_has_access_token(Some("a=1&access_token=x")));
-        assert!(query_has_access_token(Some("access_token")));
-        assert!(!query_has_access_token(Some("my_access_token=x")));
-        assert!(!query_has_access_token(None));
+    fn header_token_with_an_access_token_parameter_is_refused() {
+        let o = offered(Some("Bearer a.b.c"), None, Some("x=1&access_token=d.e.f"));
+        assert_eq!(find_token(&o, None, None), Err(ExtractError::Multiple));
+        let o = offered(Some("Bearer a.b.c"), None, Some("my_access_token=x"));
+        assert_eq!(find_token(&o, None, None), Ok(("a.b.c", Source::Header)));
+        // Without a header token the parameter alone is not a token (query tokens are off).
+        let o = offered(None, None, Some("access_token=d.e.f"));
+        assert_eq!(find_token(&o, None, None), Err(ExtractError::Missing));
+    }
+
+    #[test]
+    fn cookie_and_query_sources_when_enabled() {
+        let o = offered(None, Some("theme=dark; at=\"a.b.c\""), None);
+        assert_eq!(
+            find_token(&o, Some("at"), None),
+            Ok(("a.b.c", Source::Cookie))
+        );
+        assert_eq!(find_token(&o, None, None), Err(ExtractError::Missing));
+        let o = offered(None, None, Some("x=1&token=a.b.c"));
+        assert_eq!(
+            find_token(&o, None, Some("token")),
+            Ok(("a.b.c", Source::Query))
+        );
+        let both = offered(Some("Bearer a.b.c"), Some("at=a.b.c"), None);
+        assert_eq!(
+            find_token(&both, Some("at"), None),
+            Err(ExtractError::Multiple)
+        );
+        let twice = offered(None, Some("at=a.b.c; at=d.e.f"), None);
+        assert_eq!(
+            find_token(&twice, Some("at"), None),
+            Err(ExtractError::Multiple)
+        );
+        let twice = offered(None, None, Some("token=a&token=b"));
+        assert_eq!(
+            find_token(&twice, None, Some("token")),
+            Err(ExtractError::Multiple)
+        );
+    }
+
+    #[test]
+    fn query_token_is_removed_for_forwarding() {
+        assert_eq!(remove_query_param("a=1&token=x&b=2", "token"), "a=1&b=2");
+        assert_eq!(remove_query_param("token=x", "token"), "");
+        assert_eq!(remove_query_param("tokens=1", "token"), "tokens=1");
     }
 }

@@ -103,6 +103,12 @@ pub async fn keys_for(
     {
         return Ok(keys.clone());
     }
+    if cached.is_none() && state.in_flight {
+        // Nothing to serve and another request of this isolate is already fetching: watch
+        // the shared state (timers only, never that request's I/O) until it finishes, so a
+        // burst at cold start costs the issuer one fetch, not one per request.
+        return wait_for_other_fetch(config, issuer).await;
+    }
 
     with_state(&issuer.issuer, |s| {
         s.last_attempt = Some(now);
@@ -147,6 +153,28 @@ pub fn fresh_generation(issuer: &str, now: u64) -> Option<u64> {
         let (_, freshness) = state.keys.as_ref()?;
         freshness.is_fresh(now).then_some(state.generation)
     })
+}
+
+async fn wait_for_other_fetch(
+    config: &Config,
+    issuer: &IssuerConfig,
+) -> Result<Rc<KeySet>, JwksError> {
+    const STEP_MS: u64 = 10;
+    for _ in 0..=(config.fetch.timeout_ms / STEP_MS + 1) {
+        Delay::from(Duration::from_millis(STEP_MS)).await;
+        let (keys, in_flight) = with_state(&issuer.issuer, |s| {
+            (s.keys.clone(), s.in_flight_since.is_some())
+        });
+        if let Some((keys, _)) = keys {
+            return Ok(keys);
+        }
+        if !in_flight {
+            break;
+        }
+    }
+    Err(JwksError::Fetch(
+        "the fetch in progress for this issuer failed".into(),
+    ))
 }
 
 fn with_state<R>(issuer: &str, f: impl FnOnce(&mut IssuerState) -> R) -> R {

@@ -2,23 +2,36 @@
 //! the plan to a streamed `Request` without buffering the body.
 
 use crate::config::Config;
+use crate::extract::remove_query_param;
+use crate::route::claim_at;
 use crate::token::Principal;
+use serde_json::Value;
 use url::Url;
 
 /// The URL the request goes to: `ORIGIN` + path + query, or (route mode) its own URL.
-pub fn target_url(request: &Url, origin: Option<&Url>) -> String {
-    match origin {
-        None => request.as_str().to_owned(),
+/// `drop_param` removes a query-string token before it can reach the origin.
+pub fn target_url(request: &Url, origin: Option<&Url>, drop_param: Option<&str>) -> String {
+    let query = match (request.query(), drop_param) {
+        (Some(q), Some(name)) => Some(remove_query_param(q, name)).filter(|q| !q.is_empty()),
+        (q, _) => q.map(str::to_owned),
+    };
+    let mut out = match origin {
+        None => {
+            let mut u = request.clone();
+            u.set_query(None);
+            u.as_str().to_owned()
+        }
         Some(base) => {
             let mut out = base.as_str().trim_end_matches('/').to_owned();
             out.push_str(request.path());
-            if let Some(q) = request.query() {
-                out.push('?');
-                out.push_str(q);
-            }
             out
         }
+    };
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(&q);
     }
+    out
 }
 
 /// Header edits for the forwarded request, applied in order: remove, then set.
@@ -33,6 +46,7 @@ pub struct HeaderPlan {
 pub fn headers_to_remove(config: &Config) -> Vec<String> {
     let h = &config.headers;
     let mut remove = vec![h.subject.clone(), h.issuer.clone(), h.claims.clone()];
+    remove.extend(config.claim_headers.iter().map(|(name, _)| name.clone()));
     if config.strip_authorization {
         remove.push("authorization".to_owned());
     }
@@ -49,10 +63,30 @@ pub fn plan(principal: &Principal, config: &Config) -> HeaderPlan {
     set.push((h.issuer.clone(), header_safe(&principal.issuer)));
     // Already canonical base64url: always header-safe.
     set.push((h.claims.clone(), principal.claims_b64.clone()));
+    for (name, path) in &config.claim_headers {
+        if let Some(value) = claim_at(&principal.claims, path).and_then(claim_header_value) {
+            set.push((name.clone(), value));
+        }
+    }
     HeaderPlan {
         remove: headers_to_remove(config),
         set,
     }
+}
+
+/// A claim as a header value: strings as they are, arrays joined with `,` (elements as
+/// strings or JSON), other values as JSON; always passed through [`header_safe`].
+fn claim_header_value(value: &Value) -> Option<String> {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let raw = match value {
+        Value::Null => return None,
+        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(","),
+        other => text(other),
+    };
+    Some(header_safe(&raw))
 }
 
 /// Makes a claim value safe for an HTTP header: printable ASCII passes through, everything
@@ -74,18 +108,19 @@ pub fn header_safe(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::Principal;
 
     #[test]
     fn origin_gets_path_and_query_appended() {
         let req = Url::parse("https://api.example.com/v1/items?x=1&y=%20").unwrap();
         let origin = Url::parse("https://backend.internal/base/").unwrap();
         assert_eq!(
-            target_url(&req, Some(&origin)),
+            target_url(&req, Some(&origin), None),
             "https://backend.internal/base/v1/items?x=1&y=%20"
         );
         let bare = Url::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!(
-            target_url(&req, Some(&bare)),
+            target_url(&req, Some(&bare), None),
             "http://127.0.0.1:8080/v1/items?x=1&y=%20"
         );
     }
@@ -93,7 +128,44 @@ mod tests {
     #[test]
     fn route_mode_keeps_the_request_url() {
         let req = Url::parse("https://api.example.com/v1?q").unwrap();
-        assert_eq!(target_url(&req, None), "https://api.example.com/v1?q");
+        assert_eq!(target_url(&req, None, None), "https://api.example.com/v1?q");
+        let with_token = Url::parse("https://api.example.com/v1?t=a.b.c").unwrap();
+        assert_eq!(
+            target_url(&with_token, None, Some("t")),
+            "https://api.example.com/v1"
+        );
+    }
+
+    #[test]
+    fn claim_headers_follow_the_mapping() {
+        let vars: std::collections::HashMap<String, String> = [(
+            "CLAIM_HEADERS".to_string(),
+            r#"{"X-Org": "org.id", "X-Groups": "groups", "X-Level": "level", "X-Note": "note", "X-Missing": "nope"}"#
+                .to_string(),
+        )]
+        .into();
+        let issuers = r#"[{"issuer":"https://i/","jwks_uri":"https://i/j","audiences":["a"]}]"#;
+        let config = Config::parse(Some(issuers), &vars).unwrap();
+        let claims = serde_json::json!({"org": {"id": "acme"}, "groups": ["a", "b"], "level": 3, "note": "x\r\ny"});
+        let principal = Principal {
+            subject: None,
+            issuer: "https://i/".into(),
+            claims_b64: "e30".into(),
+            claims: claims.as_object().unwrap().clone(),
+            expires_at: 0.0,
+        };
+        let p = plan(&principal, &config);
+        let get = |n: &str| p.set.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        assert_eq!(get("X-Org"), Some("acme"));
+        assert_eq!(get("X-Groups"), Some("a,b"));
+        assert_eq!(get("X-Level"), Some("3"));
+        assert_eq!(get("X-Note"), Some("x%0D%0Ay"));
+        assert_eq!(get("X-Missing"), None);
+        assert!(get("X-Auth-Subject").is_none(), "no sub, no subject header");
+        assert!(
+            p.remove.iter().any(|n| n == "X-Missing"),
+            "client copies are removed even when unset"
+        );
     }
 
     #[test]

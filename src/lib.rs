@@ -16,6 +16,7 @@ pub mod json;
 pub mod jwks;
 pub mod pipeline;
 pub mod policy;
+pub mod route;
 pub mod rsa_fast;
 pub mod token;
 pub mod verify;

@@ -16,6 +16,7 @@ pub fn check(
     leeway: u64,
 ) -> Result<Principal, TokenError> {
     let claims = token.claims();
+    let leeway_secs = leeway;
     let now = now as f64;
     let leeway = leeway as f64;
 
@@ -54,7 +55,44 @@ pub fn check(
     if !audience_ok {
         return Err(TokenError::AudienceMismatch);
     }
-    Ok(token.into_principal(&issuer.issuer, exp))
+    // RFC 9068 profile, per issuer.
+    if let Some(required) = &issuer.require_typ {
+        if !token
+            .typ()
+            .is_some_and(|typ| same_media_type(typ, required))
+        {
+            return Err(TokenError::WrongType);
+        }
+    }
+    // The instant this token stops being acceptable (the verified-token cache honours it).
+    let mut valid_until = exp;
+    if let Some(max_age) = issuer.max_token_age {
+        let iat = numeric_date(claims, "iat")?.ok_or(TokenError::TooOld)?;
+        if now - iat > (max_age + leeway_secs) as f64 {
+            return Err(TokenError::TooOld);
+        }
+        valid_until = valid_until.min(iat + max_age as f64);
+    }
+    if issuer
+        .required_claims
+        .iter()
+        .any(|c| !claims.contains_key(c))
+    {
+        return Err(TokenError::MissingClaim);
+    }
+    Ok(token.into_principal(&issuer.issuer, valid_until))
+}
+
+/// RFC 7515 §4.1.9: `typ` values compare case-insensitively, with `application/` optional.
+fn same_media_type(a: &str, b: &str) -> bool {
+    let strip = |s: &str| {
+        let lower = s.to_ascii_lowercase();
+        lower
+            .strip_prefix("application/")
+            .map(str::to_owned)
+            .unwrap_or(lower)
+    };
+    strip(a) == strip(b)
 }
 
 /// A NumericDate claim (RFC 7519 §2: a JSON number, possibly fractional).

@@ -23,6 +23,7 @@ pub struct UntrustedToken<'a> {
     payload_b64: &'a str,
     alg: String,
     kid: Option<String>,
+    typ: Option<String>,
     claims: Map<String, Value>,
     signature: Vec<u8>,
 }
@@ -61,6 +62,11 @@ impl<'a> UntrustedToken<'a> {
             Some(Value::String(kid)) => Some(kid.clone()),
             Some(_) => return Err(TokenError::MalformedHeader),
         };
+        let typ = match header.get("typ") {
+            None => None,
+            Some(Value::String(typ)) => Some(typ.clone()),
+            Some(_) => return Err(TokenError::MalformedHeader),
+        };
         // RFC 7515 §4.1.11: a recipient MUST reject a token whose `crit` lists anything it
         // does not understand. No extension is understood here, so any `crit` is refused.
         if header.contains_key("crit") {
@@ -83,6 +89,7 @@ impl<'a> UntrustedToken<'a> {
             payload_b64,
             alg,
             kid,
+            typ,
             claims,
             signature,
         })
@@ -117,6 +124,7 @@ impl<'a> UntrustedToken<'a> {
             payload_b64: self.payload_b64,
             alg,
             kid: self.kid,
+            typ: self.typ,
             claims: self.claims,
         }
     }
@@ -136,6 +144,7 @@ pub struct VerifiedToken<'a> {
     payload_b64: &'a str,
     alg: Alg,
     kid: Option<String>,
+    typ: Option<String>,
     claims: Map<String, Value>,
 }
 
@@ -150,6 +159,11 @@ impl VerifiedToken<'_> {
 
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
+    }
+
+    /// The header `typ`, authenticated by the signature.
+    pub fn typ(&self) -> Option<&str> {
+        self.typ.as_deref()
     }
 
     /// Promotes the token once `policy` has accepted its claims.

@@ -187,3 +187,49 @@ fn leeway_is_applied_both_ways() {
         TokenError::NotYetValid
     );
 }
+
+fn config_with(extra: Value) -> Config {
+    let mut item = serde_json::json!({
+        "issuer": ISSUER,
+        "jwks_uri": "https://issuer.fixtures.test/jwks",
+        "audiences": [AUDIENCE],
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        item[k] = v.clone();
+    }
+    Config::parse(Some(&Value::Array(vec![item]).to_string()), &HashMap::new()).unwrap()
+}
+
+#[test]
+fn rfc9068_profile_checks_per_issuer() {
+    let keys = parse_jwks(fixture("jwks/main.json").as_bytes(), 64).unwrap();
+    let token = fixture("tokens/valid-rs256.jwt");
+    let token = token.trim_end();
+    let run_with = |extra: Value| run(token, &config_with(extra), Some(&keys));
+    // The fixture's typ is "JWT": an at+jwt requirement refuses it (an ID-token-shaped token).
+    assert_eq!(
+        run_with(serde_json::json!({"require_typ": "at+jwt"})).unwrap_err(),
+        TokenError::WrongType
+    );
+    assert!(
+        run_with(serde_json::json!({"require_typ": "jwt"})).is_ok(),
+        "typ compares case-insensitively"
+    );
+    assert!(run_with(serde_json::json!({"require_typ": "application/JWT"})).is_ok());
+    // iat = NOW-100: 100 s old, leeway 60.
+    assert!(run_with(serde_json::json!({"max_token_age": 50})).is_ok());
+    assert_eq!(
+        run_with(serde_json::json!({"max_token_age": 30})).unwrap_err(),
+        TokenError::TooOld
+    );
+    let p = run_with(serde_json::json!({"max_token_age": 50})).unwrap();
+    assert_eq!(
+        p.expires_at, 1_700_000_050.0,
+        "the cache must stop serving at iat + max_token_age"
+    );
+    assert_eq!(
+        run_with(serde_json::json!({"required_claims": ["sub", "jti"]})).unwrap_err(),
+        TokenError::MissingClaim
+    );
+    assert!(run_with(serde_json::json!({"required_claims": ["sub", "aud"]})).is_ok());
+}
