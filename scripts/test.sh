@@ -6,6 +6,7 @@
 #   TEST_TIMEOUT=5100     seconds for the whole run, setup included (CI allows 90 minutes)
 #   SKIP_STEPS="a b"      step names to skip (e.g. SKIP_STEPS="clippy-wasm demo")
 #   ONLY_STEPS="a b"      run only these steps (setup always runs unless skipped explicitly)
+#   FUZZ_SECONDS=60       seconds per fuzz target in the fuzz step (scripts/fuzz.sh)
 # List the steps: scripts/test.sh --list
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -21,9 +22,11 @@ STEPS=(
   "clippy       | 1200 | cargo clippy --all-targets -- -D warnings"
   "clippy-wasm  | 1200 | cargo clippy --target $WASM_TARGET --lib -- -D warnings"
   "cargo-test   | 1200 | cargo test"
+  "fuzz         | 1800 | ./scripts/fuzz.sh \"\${FUZZ_SECONDS:-60}\""
   "build        | 1200 | ./scripts/build.sh"
   # The shell expands the file list: Node 21+ no longer searches a directory given to --test.
   "e2e          |  900 | node --test --test-concurrency=1 tests/e2e/*.test.mjs"
+  "soak         |  300 | ./scripts/soak.sh 20 20"
   "demo         |  600 | DEMO_SELFTEST=1 ./scripts/demo.sh"
 )
 

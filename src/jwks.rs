@@ -148,7 +148,9 @@ pub fn parse_jwks(body: &[u8], max_keys: usize) -> Result<KeySet, JwksError> {
     Ok(set)
 }
 
-fn parse_entry(entry: &Value) -> Option<Jwk> {
+/// Parses one JWK (a JWKS entry, or a DPoP proof's `jwk` header) into a usable public key,
+/// or `None` if it is not a public signature key we can use.
+pub fn parse_entry(entry: &Value) -> Option<Jwk> {
     let meta = JwkMeta::deserialize(entry).ok()?;
     if meta.use_.as_deref().is_some_and(|u| u != "sig") {
         return None;
