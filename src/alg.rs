@@ -13,6 +13,8 @@ pub enum Alg {
     Ps384,
     Ps512,
     Es256,
+    Es384,
+    Es256k,
     EdDsa,
     Hs256,
     Hs384,
@@ -24,13 +26,15 @@ pub enum Alg {
 pub enum KeyFamily {
     Rsa,
     P256,
+    P384,
+    Secp256k1,
     Ed25519,
     /// A shared secret from configuration, never from a JWKS.
     Hmac,
 }
 
 impl Alg {
-    pub const ALL: [Alg; 11] = [
+    pub const ALL: [Alg; 13] = [
         Alg::Rs256,
         Alg::Rs384,
         Alg::Rs512,
@@ -38,6 +42,8 @@ impl Alg {
         Alg::Ps384,
         Alg::Ps512,
         Alg::Es256,
+        Alg::Es384,
+        Alg::Es256k,
         Alg::EdDsa,
         Alg::Hs256,
         Alg::Hs384,
@@ -70,11 +76,18 @@ impl Alg {
             Alg::Ps384 => "PS384",
             Alg::Ps512 => "PS512",
             Alg::Es256 => "ES256",
+            Alg::Es384 => "ES384",
+            Alg::Es256k => "ES256K",
             Alg::EdDsa => "EdDSA",
             Alg::Hs256 => "HS256",
             Alg::Hs384 => "HS384",
             Alg::Hs512 => "HS512",
         }
+    }
+
+    /// Whether this build can verify the algorithm (ES384/ES256K need `extra-curves`).
+    pub fn compiled_in(self) -> bool {
+        cfg!(feature = "extra-curves") || !matches!(self, Alg::Es384 | Alg::Es256k)
     }
 
     pub fn family(self) -> KeyFamily {
@@ -83,6 +96,8 @@ impl Alg {
                 KeyFamily::Rsa
             }
             Alg::Es256 => KeyFamily::P256,
+            Alg::Es384 => KeyFamily::P384,
+            Alg::Es256k => KeyFamily::Secp256k1,
             Alg::EdDsa => KeyFamily::Ed25519,
             Alg::Hs256 | Alg::Hs384 | Alg::Hs512 => KeyFamily::Hmac,
         }

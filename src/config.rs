@@ -531,6 +531,12 @@ fn parse_issuer(item: &Value, at: &str) -> Result<IssuerConfig, ConfigError> {
                         format!("unsupported algorithm {name:?}"),
                     )
                 })?;
+                if !alg.compiled_in() {
+                    return Err(ConfigError::new(
+                        field("algorithms"),
+                        format!("{name} needs a build with the extra-curves feature"),
+                    ));
+                }
                 if !algs.contains(&alg) {
                     algs.push(alg);
                 }
@@ -853,6 +859,15 @@ mod tests {
         let c = Config::parse(Some(&json), &HashMap::new()).unwrap();
         assert_eq!(c.issuers[0].jwks, JwksSource::None);
         assert!(!c.issuers[0].needs_jwks());
+    }
+
+    #[test]
+    fn hostile_hosts_are_errors_not_panics() {
+        // Found by fuzz/config_parser: an IDNA debug assertion in the url stack.
+        for origin in ["https://B%C3%A9/", "http:N\u{1d7}\u{8b}i", "https://[::1", "https://a..b/"] {
+            let vars: HashMap<String, String> = [("ORIGIN".to_string(), origin.to_string())].into();
+            let _ = Config::parse(Some(ONE), &vars);
+        }
     }
 
     #[test]

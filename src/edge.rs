@@ -131,8 +131,9 @@ async fn decide(
     {
         return Ok(Outcome::Forward(None));
     }
-    let rule = route::select(&config.routes, &config.default_route, &method, url.path());
-    if rule.auth == AuthMode::Public {
+    let rules = route::applicable(&config.routes, &config.default_route, &method, url.path());
+    let auth = route::strictest(&rules);
+    if auth == AuthMode::Public {
         return Ok(Outcome::Forward(None));
     }
     let authorization = headers.get("authorization").ok().flatten();
@@ -151,7 +152,7 @@ async fn decide(
         config.token_query_param.as_deref(),
     ) {
         Ok((token, _source)) => token,
-        Err(ExtractError::Missing) if rule.auth == AuthMode::Optional => {
+        Err(ExtractError::Missing) if auth == AuthMode::Optional => {
             return Ok(Outcome::Forward(None))
         }
         Err(e) => return Err(fail(e.into())),
@@ -171,9 +172,11 @@ async fn decide(
         let (iss, kid) = ids();
         return Err((Rejection::InvalidToken(TokenError::Revoked), iss, kid));
     }
-    if let Err(forbidden) = route::authorize(rule, &principal) {
-        let (iss, kid) = ids();
-        return Err((Rejection::Forbidden(forbidden), iss, kid));
+    for rule in rules {
+        if let Err(forbidden) = route::authorize(rule, &principal) {
+            let (iss, kid) = ids();
+            return Err((Rejection::Forbidden(forbidden), iss, kid));
+        }
     }
     Ok(Outcome::Forward(Some(principal)))
 }

@@ -3,6 +3,8 @@
 //! `fetcher`.
 
 use crate::alg::{Alg, KeyFamily};
+#[cfg(feature = "extra-curves")]
+use crate::alg_ec::{p384_key, secp256k1_key, P384Key, Secp256k1Key};
 use crate::error::JwksError;
 use crate::json::parse_strict;
 use crate::rsa_fast::RsaKey;
@@ -21,6 +23,10 @@ pub enum PublicKey {
     /// Montgomery constants precomputed (see `rsa_fast`).
     Rsa(Box<RsaKey>),
     P256(P256Key),
+    #[cfg(feature = "extra-curves")]
+    P384(P384Key),
+    #[cfg(feature = "extra-curves")]
+    Secp256k1(Secp256k1Key),
     Ed25519(Ed25519Key),
 }
 
@@ -29,6 +35,10 @@ impl PublicKey {
         match self {
             PublicKey::Rsa(_) => KeyFamily::Rsa,
             PublicKey::P256(_) => KeyFamily::P256,
+            #[cfg(feature = "extra-curves")]
+            PublicKey::P384(_) => KeyFamily::P384,
+            #[cfg(feature = "extra-curves")]
+            PublicKey::Secp256k1(_) => KeyFamily::Secp256k1,
             PublicKey::Ed25519(_) => KeyFamily::Ed25519,
         }
     }
@@ -181,7 +191,15 @@ pub fn parse_entry(entry: &Value) -> Option<Jwk> {
                         RsaKey::from_be(modulus, public_exponent, 2048).ok()?,
                     ))
                 }
-                JsonWebKey::EllipticCurve { .. } => PublicKey::P256(P256Key::try_from(&jwk).ok()?),
+                #[cfg_attr(not(feature = "extra-curves"), allow(unused_variables))]
+                JsonWebKey::EllipticCurve { curve, x, y, .. } => match curve.as_ref() {
+                    "P-256" => PublicKey::P256(P256Key::try_from(&jwk).ok()?),
+                    #[cfg(feature = "extra-curves")]
+                    "P-384" => PublicKey::P384(p384_key(x, y)?),
+                    #[cfg(feature = "extra-curves")]
+                    "secp256k1" => PublicKey::Secp256k1(secp256k1_key(x, y)?),
+                    _ => return None,
+                },
                 JsonWebKey::KeyPair { .. } => PublicKey::Ed25519(Ed25519Key::try_from(&jwk).ok()?),
                 // `Symmetric`, and any variant a future jwt-compact adds.
                 _ => return None,

@@ -7,8 +7,11 @@
 //! network and KV) touch the Workers runtime, and they are compiled for wasm32 only.
 
 pub mod alg;
+#[cfg(feature = "extra-curves")]
+pub mod alg_ec;
 pub mod cache;
 pub mod config;
+pub mod dpop;
 pub mod error;
 pub mod extract;
 pub mod forward;

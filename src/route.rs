@@ -75,15 +75,9 @@ pub struct Forbidden {
 
 /// Picks the first matching rule, else `default`.
 pub fn select<'r>(routes: &'r [Rule], default: &'r Rule, method: &str, path: &str) -> &'r Rule {
-    let ambiguous = has_encoded_separator(path);
     routes
         .iter()
         .find(|r| {
-            // Rules that relax authentication never match an encoded separator or dot:
-            // the origin may decode `/public/..%2Fadmin` into a path they were not for.
-            if ambiguous && r.auth != AuthMode::Required {
-                return false;
-            }
             let method_ok =
                 r.methods.is_empty() || r.methods.iter().any(|m| m.eq_ignore_ascii_case(method));
             method_ok
@@ -96,9 +90,78 @@ pub fn select<'r>(routes: &'r [Rule], default: &'r Rule, method: &str, path: &st
         .unwrap_or(default)
 }
 
-fn has_encoded_separator(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    ["%2f", "%5c", "%2e"].iter().any(|e| lower.contains(e))
+/// The rules that apply to a request. An origin may or may not decode percent-encoding
+/// (`/public/..%2Fadmin` is `/admin` to some servers), so when the path carries any, the
+/// rule for the path as sent *and* the rule for its decoded, dot-segment-resolved form
+/// both apply: the strictest authentication of the two, and both rules' scopes, claims and
+/// issuers. Whichever way the origin reads the path, its rule was enforced.
+pub fn applicable<'r>(
+    routes: &'r [Rule],
+    default: &'r Rule,
+    method: &str,
+    path: &str,
+) -> Vec<&'r Rule> {
+    let raw = select(routes, default, method, path);
+    if !path.contains('%') && !path.contains('\\') {
+        return vec![raw];
+    }
+    let decoded = select(routes, default, method, &normalize_path(path));
+    if std::ptr::eq(raw, decoded) {
+        vec![raw]
+    } else {
+        vec![raw, decoded]
+    }
+}
+
+/// The strictest authentication among `rules`.
+pub fn strictest(rules: &[&Rule]) -> AuthMode {
+    let rank = |a: AuthMode| match a {
+        AuthMode::Public => 0,
+        AuthMode::Optional => 1,
+        AuthMode::Required => 2,
+    };
+    rules
+        .iter()
+        .map(|r| r.auth)
+        .max_by_key(|a| rank(*a))
+        .unwrap_or(AuthMode::Required)
+}
+
+/// Percent-decodes a path once, turns `\` into `/`, and resolves `.`/`..` segments
+/// (RFC 3986 §5.2.4), as a decoding origin would see it.
+pub fn normalize_path(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                decoded.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        decoded.push(if bytes[i] == b'\\' { b'/' } else { bytes[i] });
+        i += 1;
+    }
+    let decoded = String::from_utf8_lossy(&decoded).replace('\\', "/");
+    let mut out: Vec<&str> = Vec::new();
+    for segment in decoded.split('/').skip(1) {
+        match segment {
+            "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    let mut result = String::from("/");
+    result.push_str(&out.join("/"));
+    if (decoded.ends_with("/.") || decoded.ends_with("/..")) && !result.ends_with('/') {
+        result.push('/');
+    }
+    result
 }
 
 /// `*` matches within a segment, `**` across segments, `?` one non-`/` byte.
@@ -424,24 +487,56 @@ mod tests {
     }
 
     #[test]
-    fn relaxed_rules_never_match_encoded_separators() {
-        let routes = parse_routes(&json!([{"prefix": "/public/", "auth": "public"}])).unwrap();
+    fn encoded_paths_get_the_rules_of_both_readings() {
+        let routes = parse_routes(&json!([
+            {"prefix": "/public/", "auth": "public"},
+            {"prefix": "/admin/", "scopes": ["admin"]}
+        ]))
+        .unwrap();
         let default = Rule::default();
-        assert_eq!(
-            select(&routes, &default, "GET", "/public/a").auth,
-            AuthMode::Public
-        );
+        let auth = |p: &str| strictest(&applicable(&routes, &default, "GET", p));
+        assert_eq!(auth("/public/a"), AuthMode::Public);
         for p in [
-            "/public/..%2Fadmin",
-            "/public/%2e%2e/admin",
-            "/public/..%5cadmin",
+            "/public/..%2Fadmin/x",
+            "/public/%2e%2e/admin/x",
+            "/public/..%5cadmin/x",
+            "/public/..\\admin/x",
         ] {
+            let rules = applicable(&routes, &default, "GET", p);
+            assert_eq!(strictest(&rules), AuthMode::Required, "{p}");
+            assert!(
+                rules.iter().any(|r| r.scopes == vec!["admin"]),
+                "{p}: the admin rule applies"
+            );
+        }
+        // Encoded letters: `/%61dmin/` is `/admin/` to a decoding origin.
+        assert!(applicable(&routes, &default, "GET", "/%61dmin/x")
+            .iter()
+            .any(|r| r.scopes == vec!["admin"]));
+        // A public default cannot be reached around a rule by encoding.
+        let secure = parse_routes(&json!([{"prefix": "/secure/"}])).unwrap();
+        let public = parse_rule(&json!({"auth": "public"}), "D", false).unwrap();
+        for p in ["/x/..%2Fsecure/y", "/secure%2Fy", "/%73ecure/x"] {
             assert_eq!(
-                select(&routes, &default, "GET", p).auth,
+                strictest(&applicable(&secure, &public, "GET", p)),
                 AuthMode::Required,
                 "{p}"
             );
         }
+    }
+
+    #[test]
+    fn path_normalisation() {
+        assert_eq!(normalize_path("/a/b"), "/a/b");
+        assert_eq!(normalize_path("/a/../b"), "/b");
+        assert_eq!(normalize_path("/a/%2e%2E/b"), "/b");
+        assert_eq!(normalize_path("/a%2Fb"), "/a/b");
+        assert_eq!(normalize_path("/a/..%5Cb"), "/b");
+        assert_eq!(normalize_path("/../../x"), "/x");
+        assert_eq!(normalize_path("/a/b/.."), "/a/");
+        assert_eq!(normalize_path("/%zz"), "/%zz");
+        assert_eq!(normalize_path("/%"), "/%");
+        assert_eq!(normalize_path("/%4"), "/%4");
     }
 
     #[test]

@@ -90,9 +90,9 @@ pub struct RsaKey {
 /// Why a key was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyError {
-    /// Modulus shorter than the minimum, longer than 16384 bits, or even.
+    /// Modulus shorter than the minimum, longer than 4096 bits, or even.
     Modulus,
-    /// Exponent even, 1, or above 2^64.
+    /// Exponent even, 1, or 2^32 and above.
     Exponent,
     /// The modulus has the ROCA fingerprint (CVE-2017-15361): its factors can be found.
     Roca,
@@ -104,14 +104,16 @@ impl RsaKey {
     pub fn from_be(n: &[u8], e: &[u8], min_bits: usize) -> Result<RsaKey, KeyError> {
         let n = strip_leading_zeros(n);
         let e = strip_leading_zeros(e);
-        if n.is_empty() || n.len() > 2048 || n[n.len() - 1] & 1 == 0 {
+        // At most 4096 bits (as the `rsa` crate allows by default): a JWKS cannot make
+        // one verification arbitrarily expensive.
+        if n.is_empty() || n.len() > 512 || n[n.len() - 1] & 1 == 0 {
             return Err(KeyError::Modulus);
         }
         let bits = n.len() * 8 - n[0].leading_zeros() as usize;
         if bits < min_bits {
             return Err(KeyError::Modulus);
         }
-        if e.is_empty() || e.len() > 8 {
+        if e.is_empty() || e.len() > 4 {
             return Err(KeyError::Exponent);
         }
         let e = e.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));

@@ -6,6 +6,8 @@
 //! never be turned into an HMAC secret (algorithm confusion).
 
 use crate::alg::{Alg, KeyFamily};
+#[cfg(feature = "extra-curves")]
+use crate::alg_ec::{Es256k, Es384};
 use crate::config::IssuerConfig;
 use crate::error::TokenError;
 use crate::jwks::{KeySet, PublicKey, Selection};
@@ -116,6 +118,10 @@ pub fn verify_public(alg: Alg, key: &PublicKey, message: &[u8], signature: &[u8]
         (Alg::Ps384, PublicKey::Rsa(k)) => check(&PS384, k, message, signature),
         (Alg::Ps512, PublicKey::Rsa(k)) => check(&PS512, k, message, signature),
         (Alg::Es256, PublicKey::P256(k)) => check(&Es256, k, message, signature),
+        #[cfg(feature = "extra-curves")]
+        (Alg::Es384, PublicKey::P384(k)) => check(&Es384, k, message, signature),
+        #[cfg(feature = "extra-curves")]
+        (Alg::Es256k, PublicKey::Secp256k1(k)) => check(&Es256k, k, message, signature),
         (Alg::EdDsa, PublicKey::Ed25519(k)) => check(&Ed25519, k, message, signature),
         // Selection only offers keys of the algorithm's family; anything else is refused.
         _ => false,

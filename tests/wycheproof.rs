@@ -2,9 +2,7 @@
 //! gateway uses: every "valid" vector must verify, every "invalid" one must fail;
 //! "acceptable" ones may go either way. RSA is also cross-checked against jwt-compact's
 //! `rsa`-crate verifier, so the two implementations must agree on every vector.
-//!
-//! Not run here, because the gateway does not offer those algorithms: ECDSA secp256k1
-//! (ES256K) and secp384r1 (ES384).
+//! Every vector file in the directory is used.
 
 use edgeguard::alg::Alg;
 use edgeguard::jwks::{parse_jwks, PublicKey, Selection};
@@ -183,21 +181,53 @@ fn key_from_jwk(jwk: &Value) -> Option<PublicKey> {
     Some(set.keys.into_iter().next()?.key)
 }
 
-#[test]
-fn ecdsa_p256_sha256_p1363() {
-    run("ecdsa_secp256r1_sha256_p1363_test.json", |group, t| {
-        // Some groups carry only the SEC1 point; build the JWK from it.
+/// ECDSA P1363 vectors: the group's SEC1 point becomes a JWK loaded like a JWKS entry.
+fn ecdsa(file: &str, crv: &str, alg: Alg) {
+    run(file, |group, t| {
         let point = hex(group["publicKey"]["uncompressed"].as_str().unwrap());
+        let half = (point.len() - 1) / 2;
         use base64::Engine as _;
         let enc = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "x": enc.encode(&point[1..33]), "y": enc.encode(&point[33..])});
+        let jwk = serde_json::json!({
+            "kty": "EC", "crv": crv,
+            "x": enc.encode(&point[1..1 + half]), "y": enc.encode(&point[1 + half..]),
+        });
         let key = key_from_jwk(&jwk).expect("vector key");
         let (msg, sig) = (
             hex(t["msg"].as_str().unwrap()),
             hex(t["sig"].as_str().unwrap()),
         );
-        Some(verify_public(Alg::Es256, &key, &msg, &sig))
+        Some(verify_public(alg, &key, &msg, &sig))
     });
+}
+
+#[test]
+fn ecdsa_p256_sha256_p1363() {
+    ecdsa(
+        "ecdsa_secp256r1_sha256_p1363_test.json",
+        "P-256",
+        Alg::Es256,
+    );
+}
+
+#[cfg(feature = "extra-curves")]
+#[test]
+fn ecdsa_p384_sha384_p1363() {
+    ecdsa(
+        "ecdsa_secp384r1_sha384_p1363_test.json",
+        "P-384",
+        Alg::Es384,
+    );
+}
+
+#[cfg(feature = "extra-curves")]
+#[test]
+fn ecdsa_secp256k1_sha256_p1363() {
+    ecdsa(
+        "ecdsa_secp256k1_sha256_p1363_test.json",
+        "secp256k1",
+        Alg::Es256k,
+    );
 }
 
 #[test]
