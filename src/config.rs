@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use url::{Host, Url};
 
 /// Names of every `[vars]` entry read by the gateway (the glue reads exactly these).
-pub const VAR_NAMES: [&str; 28] = [
+pub const VAR_NAMES: [&str; 30] = [
     "ORIGIN",
     "AUTH_REALM",
     "LEEWAY_SECONDS",
@@ -45,6 +45,8 @@ pub const VAR_NAMES: [&str; 28] = [
     "DENY_JTI",
     "DENY_SUB",
     "RESOURCE_METADATA",
+    "DPOP_MAX_AGE_SECONDS",
+    "DPOP_REPLAY_ENTRIES",
 ];
 
 /// Upper bound on configured issuers: bounds the per-isolate key cache as well.
@@ -135,6 +137,10 @@ pub struct Config {
     pub deny_sub: Vec<String>,
     /// RFC 9728 document served at `/.well-known/oauth-protected-resource` (JSON text).
     pub resource_metadata: Option<String>,
+    /// RFC 9449: how old a DPoP proof's `iat` may be.
+    pub dpop_max_age_secs: u64,
+    /// RFC 9449: `jti`s remembered per isolate for replay detection.
+    pub dpop_replay_entries: usize,
 }
 
 impl Config {
@@ -227,6 +233,8 @@ impl Config {
             deny_jti: v.string_list("DENY_JTI")?,
             deny_sub: v.string_list("DENY_SUB")?,
             resource_metadata: v.resource_metadata()?,
+            dpop_max_age_secs: v.number("DPOP_MAX_AGE_SECONDS", 300, 1, 3600)?,
+            dpop_replay_entries: v.number("DPOP_REPLAY_ENTRIES", 4096, 0, 100_000)? as usize,
         };
         Ok(config)
     }
@@ -864,7 +872,12 @@ mod tests {
     #[test]
     fn hostile_hosts_are_errors_not_panics() {
         // Found by fuzz/config_parser: an IDNA debug assertion in the url stack.
-        for origin in ["https://B%C3%A9/", "http:N\u{1d7}\u{8b}i", "https://[::1", "https://a..b/"] {
+        for origin in [
+            "https://B%C3%A9/",
+            "http:N\u{1d7}\u{8b}i",
+            "https://[::1",
+            "https://a..b/",
+        ] {
             let vars: HashMap<String, String> = [("ORIGIN".to_string(), origin.to_string())].into();
             let _ = Config::parse(Some(ONE), &vars);
         }

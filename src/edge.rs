@@ -3,9 +3,10 @@
 
 use crate::cache::{token_key, TokenCache};
 use crate::config::{Config, VAR_NAMES};
+use crate::dpop::{self, DpopSettings, ReplayCache};
 use crate::error::TokenError;
 use crate::error::{ConfigError, EdgeResponse, ExtractError, Rejection};
-use crate::extract::{find_token, Offered};
+use crate::extract::{find_token_with_scheme, Offered, Scheme};
 use crate::fetcher::{fresh_generation, keys_for, Want};
 use crate::forward;
 use crate::pipeline::{finish, prepare};
@@ -25,6 +26,8 @@ thread_local! {
     static CONFIG: RefCell<Option<(RawConfig, ParsedConfig)>> = const { RefCell::new(None) };
     /// Verified tokens of this isolate; rebuilt (emptied) whenever the configuration is.
     static TOKENS: RefCell<TokenCache> = RefCell::new(TokenCache::new(0));
+    /// DPoP proof `jti`s seen by this isolate (RFC 9449 §11.1: per isolate only).
+    static DPOP_REPLAY: RefCell<ReplayCache> = RefCell::new(ReplayCache::new(0));
 }
 
 type ParsedConfig = Result<Rc<Config>, ConfigError>;
@@ -146,12 +149,12 @@ async fn decide(
         cookie: cookie.as_deref(),
         query: url.query(),
     };
-    let token = match find_token(
+    let (token, scheme) = match find_token_with_scheme(
         &offered,
         config.token_cookie.as_deref(),
         config.token_query_param.as_deref(),
     ) {
-        Ok((token, _source)) => token,
+        Ok((token, _source, scheme)) => (token, scheme),
         Err(ExtractError::Missing) if auth == AuthMode::Optional => {
             return Ok(Outcome::Forward(None))
         }
@@ -172,6 +175,10 @@ async fn decide(
         let (iss, kid) = ids();
         return Err((Rejection::InvalidToken(TokenError::Revoked), iss, kid));
     }
+    check_binding(req, url, config, token, scheme, &principal).map_err(|r| {
+        let (iss, kid) = ids();
+        (r, iss, kid)
+    })?;
     for rule in rules {
         if let Err(forbidden) = route::authorize(rule, &principal) {
             let (iss, kid) = ids();
@@ -179,6 +186,52 @@ async fn decide(
         }
     }
     Ok(Outcome::Forward(Some(principal)))
+}
+
+/// RFC 9449: a token bound to a key (`cnf.jkt`) needs `Authorization: DPoP` and a valid
+/// proof from that key; `DPoP` with an unbound token, or a binding we cannot check, is
+/// refused.
+fn check_binding(
+    req: &web_sys::Request,
+    url: &url::Url,
+    config: &Config,
+    token: &str,
+    scheme: Scheme,
+    principal: &Principal,
+) -> Result<(), Rejection> {
+    let cnf = principal.claims.get("cnf");
+    let jkt = cnf
+        .and_then(|c| c.get("jkt"))
+        .and_then(serde_json::Value::as_str);
+    match (cnf, jkt, scheme) {
+        (None, _, Scheme::Bearer) => Ok(()),
+        (None, _, Scheme::Dpop) => Err(Rejection::InvalidToken(TokenError::NotDpopBound)),
+        (Some(_), None, _) => Err(Rejection::InvalidToken(TokenError::InvalidClaim)),
+        (Some(_), Some(_), Scheme::Bearer) => {
+            Err(Rejection::InvalidToken(TokenError::DpopRequired))
+        }
+        (Some(_), Some(jkt), Scheme::Dpop) => {
+            let proof = req.headers().get("dpop").ok().flatten().unwrap_or_default();
+            let settings = DpopSettings {
+                max_age_secs: config.dpop_max_age_secs,
+                leeway_secs: config.leeway_secs,
+            };
+            DPOP_REPLAY
+                .with(|r| {
+                    dpop::verify_proof(
+                        &proof,
+                        &req.method(),
+                        url,
+                        token,
+                        jkt,
+                        now_secs(),
+                        &settings,
+                        &mut r.borrow_mut(),
+                    )
+                })
+                .map_err(Rejection::InvalidDpop)
+        }
+    }
 }
 
 /// Verifies `token` (or finds it in the verified-token cache) and checks its claims.
@@ -322,6 +375,8 @@ fn load_config(env: &Env) -> Result<Rc<Config>, Rejection> {
             CONFIG.with(|c| *c.borrow_mut() = Some((raw, parsed.clone())));
             let entries = parsed.as_ref().map_or(0, |c| c.token_cache_entries);
             TOKENS.with(|t| *t.borrow_mut() = TokenCache::new(entries));
+            let replay = parsed.as_ref().map_or(0, |c| c.dpop_replay_entries);
+            DPOP_REPLAY.with(|r| *r.borrow_mut() = ReplayCache::new(replay));
             parsed
         }
     };

@@ -5,6 +5,7 @@
 //! beyond a short reason. The log line (see [`Rejection::log_line`]) carries `iss` and `kid`
 //! for operators, JSON-escaped and truncated; never the token.
 
+use crate::dpop::{DpopError, DPOP_ALGS};
 use crate::route::Forbidden;
 use serde_json::json;
 use std::fmt;
@@ -64,6 +65,10 @@ pub enum TokenError {
     MissingClaim,
     /// `jti` or `sub` is on the deny list.
     Revoked,
+    /// The token is bound to a key (`cnf.jkt`) but was not presented with `DPoP`.
+    DpopRequired,
+    /// `Authorization: DPoP` with a token that is not bound to a key.
+    NotDpopBound,
 }
 
 impl TokenError {
@@ -91,6 +96,8 @@ impl TokenError {
             Self::TooOld => "token too old",
             Self::MissingClaim => "missing required claim",
             Self::Revoked => "token revoked",
+            Self::DpopRequired => "token is DPoP-bound",
+            Self::NotDpopBound => "token is not DPoP-bound",
         }
     }
 
@@ -118,6 +125,8 @@ impl TokenError {
             Self::TooOld => "too_old",
             Self::MissingClaim => "missing_claim",
             Self::Revoked => "revoked",
+            Self::DpopRequired => "dpop_required",
+            Self::NotDpopBound => "not_dpop_bound",
         }
     }
 }
@@ -184,6 +193,8 @@ pub enum Rejection {
     InvalidToken(TokenError),
     /// 403 `insufficient_scope`: authenticated, but the route's rule is not met.
     Forbidden(Forbidden),
+    /// 401 with a `DPoP` challenge: the proof for a DPoP-bound token failed (RFC 9449 §7.1).
+    InvalidDpop(DpopError),
     /// 503: the issuer's keys are unobtainable and nothing usable is cached.
     KeysUnavailable(JwksError),
     /// 500: the deployment is misconfigured.
@@ -224,7 +235,7 @@ pub struct EdgeResponse {
 impl Rejection {
     pub fn status(&self) -> u16 {
         match self {
-            Self::MissingToken | Self::InvalidToken(_) => 401,
+            Self::MissingToken | Self::InvalidToken(_) | Self::InvalidDpop(_) => 401,
             Self::InvalidRequest(_) => 400,
             Self::Forbidden(_) => 403,
             Self::KeysUnavailable(_) => 503,
@@ -240,6 +251,7 @@ impl Rejection {
             Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidToken(_) => "invalid_token",
             Self::Forbidden(_) => "insufficient_scope",
+            Self::InvalidDpop(e) => e.error_code(),
             Self::KeysUnavailable(_) => "temporarily_unavailable",
             Self::Config(_) => "server_error",
             Self::BadGateway => "bad_gateway",
@@ -253,6 +265,7 @@ impl Rejection {
             Self::InvalidRequest(_) => "more than one token".into(),
             Self::InvalidToken(e) => e.description().into(),
             Self::Forbidden(f) => f.reason.into(),
+            Self::InvalidDpop(e) => e.description().into(),
             Self::KeysUnavailable(_) => "signing keys unavailable".into(),
             // The field path names what to fix; the value itself is never echoed.
             Self::Config(e) => format!("invalid configuration: {}", e.field),
@@ -267,6 +280,7 @@ impl Rejection {
             Self::InvalidRequest(_) => "multiple_tokens".into(),
             Self::InvalidToken(e) => e.code().into(),
             Self::Forbidden(f) => format!("forbidden: {}", f.reason),
+            Self::InvalidDpop(e) => e.code().into(),
             Self::KeysUnavailable(e) => format!("jwks_unavailable: {e}"),
             Self::Config(e) => format!("invalid_config: {e}"),
             Self::BadGateway => "origin_unreachable".into(),
@@ -320,6 +334,18 @@ impl Rejection {
                     format!(
                         "Bearer error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\", realm=\"{realm}\"{metadata}",
                         description, f.scope
+                    ),
+                ));
+            }
+            Self::InvalidDpop(_) => {
+                let algs: Vec<&str> = DPOP_ALGS.iter().map(|a| a.name()).collect();
+                headers.push((
+                    "www-authenticate",
+                    format!(
+                        "DPoP error=\"{}\", error_description=\"{}\", algs=\"{}\", realm=\"{realm}\"{metadata}",
+                        self.error_code(),
+                        description,
+                        algs.join(" ")
                     ),
                 ));
             }
@@ -434,6 +460,12 @@ mod tests {
             TokenError::NotYetValid,
             TokenError::IssuedInFuture,
             TokenError::AudienceMismatch,
+            TokenError::WrongType,
+            TokenError::TooOld,
+            TokenError::MissingClaim,
+            TokenError::Revoked,
+            TokenError::DpopRequired,
+            TokenError::NotDpopBound,
         ];
         for e in all {
             assert!(e

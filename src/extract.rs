@@ -7,9 +7,26 @@
 
 use crate::error::ExtractError;
 
+/// The `Authorization` scheme a token came with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Bearer,
+    /// RFC 9449: a DPoP-bound token, with its proof in the `DPoP` header.
+    Dpop,
+}
+
 /// Returns the single bearer token in `authorization` (the header's value as the runtime
 /// reports it, repeated headers joined by ", ").
 pub fn bearer_token(authorization: Option<&str>) -> Result<&str, ExtractError> {
+    match authorization_token(authorization)? {
+        (token, Scheme::Bearer) => Ok(token),
+        (_, Scheme::Dpop) => Err(ExtractError::Missing),
+    }
+}
+
+/// Returns the single token in `authorization` with its scheme (`Bearer` or `DPoP`, both
+/// case-insensitive).
+pub fn authorization_token(authorization: Option<&str>) -> Result<(&str, Scheme), ExtractError> {
     let value = authorization.map(trim_ows).unwrap_or_default();
     if value.is_empty() {
         return Err(ExtractError::Missing);
@@ -17,19 +34,16 @@ pub fn bearer_token(authorization: Option<&str>) -> Result<&str, ExtractError> {
     let parts: Vec<&str> = value.split(',').map(trim_ows).collect();
     if parts.len() > 1 {
         // Several credentials. If any of them is ours, the request is ambiguous.
-        return if parts
-            .iter()
-            .any(|p| split_scheme(p).0.eq_ignore_ascii_case("bearer"))
-        {
+        return if parts.iter().any(|p| scheme_of(split_scheme(p).0).is_some()) {
             Err(ExtractError::Multiple)
         } else {
             Err(ExtractError::Missing)
         };
     }
     let (scheme, rest) = split_scheme(value);
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let Some(scheme) = scheme_of(scheme) else {
         return Err(ExtractError::Missing);
-    }
+    };
     let token = trim_ows(rest);
     if token.is_empty() {
         return Err(ExtractError::Missing);
@@ -37,7 +51,17 @@ pub fn bearer_token(authorization: Option<&str>) -> Result<&str, ExtractError> {
     if token.contains([' ', '\t']) {
         return Err(ExtractError::Multiple);
     }
-    Ok(token)
+    Ok((token, scheme))
+}
+
+fn scheme_of(name: &str) -> Option<Scheme> {
+    if name.eq_ignore_ascii_case("bearer") {
+        Some(Scheme::Bearer)
+    } else if name.eq_ignore_ascii_case("dpop") {
+        Some(Scheme::Dpop)
+    } else {
+        None
+    }
 }
 
 /// Where a token was found.
@@ -66,21 +90,31 @@ pub fn find_token<'a>(
     cookie_name: Option<&'a str>,
     query_name: Option<&'a str>,
 ) -> Result<(&'a str, Source), ExtractError> {
-    let mut found: Vec<(&'a str, Source)> = Vec::new();
-    match bearer_token(offered.authorization) {
-        Ok(t) => found.push((t, Source::Header)),
+    find_token_with_scheme(offered, cookie_name, query_name).map(|(t, s, _)| (t, s))
+}
+
+/// As [`find_token`], also telling the `Authorization` scheme (`Bearer` for cookie and
+/// query tokens).
+pub fn find_token_with_scheme<'a>(
+    offered: &Offered<'a>,
+    cookie_name: Option<&'a str>,
+    query_name: Option<&'a str>,
+) -> Result<(&'a str, Source, Scheme), ExtractError> {
+    let mut found: Vec<(&'a str, Source, Scheme)> = Vec::new();
+    match authorization_token(offered.authorization) {
+        Ok((t, scheme)) => found.push((t, Source::Header, scheme)),
         Err(ExtractError::Missing) => {}
         Err(e) => return Err(e),
     }
     if let Some(name) = cookie_name {
         if let Some(t) = single(cookie_values(offered.cookie, name))? {
-            found.push((t, Source::Cookie));
+            found.push((t, Source::Cookie, Scheme::Bearer));
         }
     }
     match query_name {
         Some(name) => {
             if let Some(t) = single(query_values(offered.query, name))? {
-                found.push((t, Source::Query));
+                found.push((t, Source::Query, Scheme::Bearer));
             }
         }
         None => {
@@ -161,6 +195,23 @@ mod tests {
         ] {
             assert_eq!(bearer_token(Some(h)), Ok("abc.def.ghi"), "{h:?}");
         }
+    }
+
+    #[test]
+    fn dpop_scheme_is_recognised() {
+        assert_eq!(
+            authorization_token(Some("DPoP a.b.c")),
+            Ok(("a.b.c", Scheme::Dpop))
+        );
+        assert_eq!(
+            authorization_token(Some("dpop a.b.c")),
+            Ok(("a.b.c", Scheme::Dpop))
+        );
+        assert_eq!(
+            authorization_token(Some("Bearer a.b.c, DPoP d.e.f")),
+            Err(ExtractError::Multiple)
+        );
+        assert_eq!(bearer_token(Some("DPoP a.b.c")), Err(ExtractError::Missing));
     }
 
     #[test]

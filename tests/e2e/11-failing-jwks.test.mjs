@@ -263,11 +263,12 @@ describe("after a good first fetch (TTL 1 s): the good key set keeps serving whi
 });
 
 describe("nothing cached and the endpoint failing: how often is it fetched?", () => {
-  // Today every request for such an issuer fetches the JWKS again (no negative caching,
-  // no single flight while nothing is cached): anyone can send unsigned tokens naming the
-  // issuer and have the gateway call a failing (or slow) issuer once per request. The
-  // unknown-kid path is limited to one refetch per JWKS_REFETCH_COOLDOWN_SECONDS; this
-  // asks for the same bound here. Reported to the lead; marked todo until decided.
+  // Concurrent requests share one fetch, but once it has failed every later request for
+  // that issuer fetches the JWKS again (no back-off while nothing is cached): anyone can send
+  // unsigned tokens naming the issuer and have the gateway call a failing issuer once per
+  // request. The unknown-kid path is limited to one refetch per
+  // JWKS_REFETCH_COOLDOWN_SECONDS; this asks for the same bound here. Reported to the lead;
+  // marked todo until decided.
   test("20 requests (sequential and parallel) while the endpoint answers 503 -> at most 2 fetches", { todo: "worker: no back-off while nothing is cached (see report)" }, async () => {
     const s = await startJwksServer();
     closers.push(() => s.close());

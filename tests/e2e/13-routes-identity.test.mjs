@@ -327,12 +327,16 @@ describe("auth: public", () => {
       assertNoIdentity(rec);
     }
   });
-  test("encoded `/`, `\\`, `.` never match a public rule: falls through to required", async () => {
-    for (const p of ["/public/..%2Fadmin", "/public/..%2fadmin", "/public/..%5Cadmin", "/public/%2E%2E/admin", "/public/a%2Eb", "/health%2F"]) {
+  test("encoded traversal out of a public rule needs what the decoded path needs", async () => {
+    // Both readings apply (README): /public/..%2Fadmin/x is /admin/x to a decoding origin.
+    for (const p of ["/public/..%2Fadmin/x", "/public/..%2fadmin/x", "/public/..%5Cadmin/x", "/public/%2E%2E/admin/x", "/health%2F"]) {
       await refused(gw, p, {}, 401, "missing_token");
     }
-    // an encoded character that is not `/`, `\` or `.` does not change anything
+    // A valid token still has to meet the admin rule's scopes.
+    await refused(gw, "/public/..%2Fadmin/x", { token: tok({ scope: "read" }) }, 403, "insufficient_scope", { scope: ["admin"] });
+    // Encoding that stays inside the public prefix changes nothing.
     await passes(gw, "/public/a%20b");
+    await passes(gw, "/public/a%2Eb");
   });
   test("a token in the query on a public route is still removed from the forwarded URL", async () => {
     const t = await tok();
@@ -340,12 +344,10 @@ describe("auth: public", () => {
     assert.ok(!rec.url.includes(t), rec.url);
     assert.deepEqual([...new URLSearchParams(rec.query)], [["a", "1"]]);
   });
-  test("encoded path falls through to the *next* matching rule, not straight to the default", async () => {
-    // rule 13 public /pub2/, rule 14 /pub2/ needs scope pub2
+  test("an encoded path whose decoded form stays under the same rule is forwarded as sent", async () => {
+    // rule 13 (public /pub2/) applies to both readings of /pub2/a%2Fb.
     await passes(gw, "/pub2/a");
-    await refused(gw, "/pub2/a%2Fb", {}, 401, "missing_token");
-    await refused(gw, "/pub2/a%2Fb", { token: tok({ scope: "read" }) }, 403, "insufficient_scope", { scope: ["pub2"] });
-    const rec = await passes(gw, "/pub2/a%2Fb", { token: tok({ scope: "pub2" }) });
+    const rec = await passes(gw, "/pub2/a%2Fb");
     assert.match(rec.url, /^\/pub2\/a%2Fb/i);
   });
 });
@@ -371,7 +373,7 @@ describe("auth: optional", () => {
     const rec = await passes(gw, "/beta/basic", { headers: { authorization: "Basic dXNlcjpwYXNz", ...SPOOF } });
     assertNoIdentity(rec);
   });
-  test("encoded path never matches an optional rule", async () => {
+  test("encoded traversal out of an optional rule needs what the decoded path needs", async () => {
     await refused(gw, "/beta/..%2Fadmin", {}, 401, "missing_token");
     await refused(gw, "/beta/%2e%2e%5Cadmin", {}, 401, "missing_token");
   });
@@ -704,16 +706,13 @@ describe("RESOURCE_METADATA", () => {
   });
 });
 
-// Outside the README's wording (which names only %2F, %5C and %2E), recorded
-// as TODO for the lead: a percent-encoded unreserved character (RFC 3986
-// 6.2.2.2: `%61` is `a`) makes the path miss a rule that an origin which
-// normalises the path would apply, e.g. /%61dmin/ skipping the admin scope,
-// or /%73ecure/ skipping a required rule under DEFAULT_ROUTE public.
-describe("percent-encoded unreserved characters (not in the README contract)", () => {
-  test("/%61dmin/x with a token lacking `admin` must not reach the origin", { todo: "README does not cover encoded unreserved characters; worker forwards" }, async () => {
+// A percent-encoded unreserved character (RFC 3986 6.2.2.2: `%61` is `a`) must not make a
+// path miss a rule that an origin normalising the path would apply.
+describe("percent-encoded unreserved characters", () => {
+  test("/%61dmin/x with a token lacking `admin` must not reach the origin", async () => {
     await refused(gw, "/%61dmin/x", { token: tok({ scope: "read", org: { tier: "gold" } }) }, 403, "insufficient_scope", { scope: ["admin"] });
   });
-  test("/%73ecure/x without a token must not reach the origin under DEFAULT_ROUTE public", { todo: "README does not cover encoded unreserved characters; worker forwards" }, async () => {
+  test("/%73ecure/x without a token must not reach the origin under DEFAULT_ROUTE public", async () => {
     await refused(defPublic, "/%73ecure/x", {}, 401, "missing_token");
   });
 });
