@@ -1,0 +1,80 @@
+// ES384 (P-384) and ES256K (secp256k1) end to end: ES384 tokens minted by node jose, ES256K
+// by node:crypto (OpenSSL; jose 6 no longer offers secp256k1), keys served from a loopback
+// JWKS. Both are opt-in per issuer (`algorithms`), never in the default list.
+import { describe, test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import { SignJWT, generateKeyPair, exportJWK } from "jose";
+import {
+  startOrigin, startJwksServer, startGateway, issuerItem, FIX_ISS, FIX_AUD, call, assertForwarded, assertInvalidToken,
+} from "./lib/index.mjs";
+
+const OPT_ISS = "https://curves.fixtures.test/";
+let origin, jwks, gw, p384, k256;
+
+async function keyPair(alg, crv) {
+  if (alg === "ES256K") {
+    const { privateKey, publicKey } = crypto.generateKeyPairSync("ec", { namedCurve: "secp256k1" });
+    return { alg, privateKey, node: true, jwk: { ...publicKey.export({ format: "jwk" }), kid: `${alg}-key`, use: "sig", alg } };
+  }
+  const { privateKey, publicKey } = await generateKeyPair(alg, { crv, extractable: true });
+  return { alg, privateKey, jwk: { ...(await exportJWK(publicKey)), kid: `${alg}-key`, use: "sig", alg } };
+}
+
+const mintWith = async (k, iss, claims = {}) => {
+  const t = Math.floor(Date.now() / 1000);
+  const payload = { sub: "curve-user", aud: FIX_AUD, iat: t, exp: t + 600, ...claims, iss };
+  const header = { alg: k.alg, kid: k.jwk.kid, typ: "JWT" };
+  if (!k.node) return new SignJWT(payload).setProtectedHeader(header).sign(k.privateKey);
+  const enc = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const input = `${enc(header)}.${enc(payload)}`;
+  const sig = crypto.sign("sha256", Buffer.from(input), { key: k.privateKey, dsaEncoding: "ieee-p1363" });
+  return `${input}.${sig.toString("base64url")}`;
+};
+
+before(async () => {
+  origin = await startOrigin();
+  jwks = await startJwksServer();
+  p384 = await keyPair("ES384", "P-384");
+  k256 = await keyPair("ES256K", "secp256k1");
+  jwks.set("/curves.json", { json: { keys: [p384.jwk, k256.jwk] } });
+  gw = await startGateway({
+    issuers: [
+      issuerItem(FIX_ISS, `${jwks.url}/curves.json`, { algorithms: ["ES384", "ES256K"] }),
+      issuerItem(OPT_ISS, `${jwks.url}/curves.json`),
+    ],
+    origin,
+  });
+});
+after(async () => {
+  await gw?.close();
+  await origin?.close();
+  await jwks?.close();
+});
+
+describe("ES384 and ES256K", () => {
+  test("ES384 token -> forwarded", async () => {
+    assertForwarded(await call(gw.url, "/es384", { token: await mintWith(p384, FIX_ISS) }), "/es384");
+  });
+  test("ES256K token -> forwarded", async () => {
+    assertForwarded(await call(gw.url, "/es256k", { token: await mintWith(k256, FIX_ISS) }), "/es256k");
+  });
+  test("not in the default algorithms: an issuer without them listed refuses both", async () => {
+    const before = origin.count();
+    for (const k of [p384, k256]) {
+      const r = await call(gw.url, "/default", { token: await mintWith(k, OPT_ISS) });
+      assertInvalidToken(r);
+      assert.equal(r.json.error_description, "algorithm not allowed");
+    }
+    assert.equal(origin.count(), before);
+  });
+  test("tampered ES384 / ES256K signatures -> 401, not forwarded", async () => {
+    const before = origin.count();
+    for (const k of [p384, k256]) {
+      const [h, p, s] = (await mintWith(k, FIX_ISS)).split(".");
+      const flipped = s.slice(0, 5) + (s[5] === "A" ? "B" : "A") + s.slice(6);
+      assertInvalidToken(await call(gw.url, "/tampered", { token: `${h}.${p}.${flipped}` }));
+    }
+    assert.equal(origin.count(), before);
+  });
+});
