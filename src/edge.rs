@@ -21,10 +21,9 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, console_log, js_sys, web_sys, Context, Env};
 
 thread_local! {
-    /// The parsed configuration, keyed by the raw inputs it came from, so it is validated
-    /// once per isolate and again only if a binding changes.
-    static CONFIG: RefCell<Option<(RawConfig, ParsedConfig)>> = const { RefCell::new(None) };
-    /// Verified tokens of this isolate; rebuilt (emptied) whenever the configuration is.
+    /// The configuration (or why it is invalid), validated once per isolate.
+    static CONFIG: RefCell<Option<ParsedConfig>> = const { RefCell::new(None) };
+    /// Verified tokens of this isolate, sized by the configuration.
     static TOKENS: RefCell<TokenCache> = RefCell::new(TokenCache::new(0));
     /// DPoP proof `jti`s seen by this isolate (RFC 9449 §11.1: per isolate only).
     static DPOP_REPLAY: RefCell<ReplayCache> = RefCell::new(ReplayCache::new(0));
@@ -32,7 +31,6 @@ thread_local! {
 
 type ParsedConfig = Result<Rc<Config>, ConfigError>;
 
-#[derive(Clone, PartialEq, Eq)]
 struct RawConfig {
     issuers: Option<String>,
     vars: HashMap<String, String>,
@@ -360,26 +358,22 @@ async fn try_forward(
     response.dyn_into::<web_sys::Response>().map_err(js_err)
 }
 
+/// The configuration, validated on the first request of the isolate and kept: bindings
+/// and secrets cannot change under a running isolate (a new version or secret starts new
+/// isolates), so reading ~30 bindings across the JS boundary on every request would be
+/// pure overhead on the hot path. An invalid configuration is kept too: every request
+/// gets the same 500 until the deployment is fixed.
 fn load_config(env: &Env) -> Result<Rc<Config>, Rejection> {
+    if let Some(parsed) = CONFIG.with(|c| c.borrow().clone()) {
+        return parsed.map_err(Rejection::Config);
+    }
     let raw = read_raw_config(env);
-    let cached = CONFIG.with(|c| {
-        c.borrow()
-            .as_ref()
-            .filter(|(r, _)| *r == raw)
-            .map(|(_, parsed)| parsed.clone())
-    });
-    let parsed = match cached {
-        Some(parsed) => parsed,
-        None => {
-            let parsed = Config::parse(raw.issuers.as_deref(), &raw.vars).map(Rc::new);
-            CONFIG.with(|c| *c.borrow_mut() = Some((raw, parsed.clone())));
-            let entries = parsed.as_ref().map_or(0, |c| c.token_cache_entries);
-            TOKENS.with(|t| *t.borrow_mut() = TokenCache::new(entries));
-            let replay = parsed.as_ref().map_or(0, |c| c.dpop_replay_entries);
-            DPOP_REPLAY.with(|r| *r.borrow_mut() = ReplayCache::new(replay));
-            parsed
-        }
-    };
+    let parsed = Config::parse(raw.issuers.as_deref(), &raw.vars).map(Rc::new);
+    CONFIG.with(|c| *c.borrow_mut() = Some(parsed.clone()));
+    let entries = parsed.as_ref().map_or(0, |c| c.token_cache_entries);
+    TOKENS.with(|t| *t.borrow_mut() = TokenCache::new(entries));
+    let replay = parsed.as_ref().map_or(0, |c| c.dpop_replay_entries);
+    DPOP_REPLAY.with(|r| *r.borrow_mut() = ReplayCache::new(replay));
     parsed.map_err(Rejection::Config)
 }
 
