@@ -217,7 +217,7 @@ impl Config {
             },
             cache,
             retry_after_secs: v.number("RETRY_AFTER_SECONDS", 30, 1, 3600)?,
-            token_cache_entries: v.number("TOKEN_CACHE_ENTRIES", 1024, 0, 100_000)? as usize,
+            token_cache_entries: v.number("TOKEN_CACHE_ENTRIES", 4096, 0, 100_000)? as usize,
             routes: match v.json("ROUTES")? {
                 Some(value) => parse_routes(&value)?,
                 None => Vec::new(),
