@@ -8,13 +8,13 @@ use crate::alg_ec::{p384_key, secp256k1_key, P384Key, Secp256k1Key};
 use crate::error::JwksError;
 use crate::json::parse_strict;
 use crate::rsa_fast::RsaKey;
-use jwt_compact::alg::{Ed25519, Es256};
+use jwt_compact::alg::Ed25519;
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::Algorithm;
 use serde::Deserialize;
 use serde_json::Value;
 
-pub type P256Key = <Es256 as Algorithm>::VerifyingKey;
+pub use crate::es256_fast::P256Key;
 pub type Ed25519Key = <Ed25519 as Algorithm>::VerifyingKey;
 
 /// A public key ready to verify with: decoded and validated once, when the JWKS is parsed.
@@ -191,9 +191,8 @@ pub fn parse_entry(entry: &Value) -> Option<Jwk> {
                         RsaKey::from_be(modulus, public_exponent, 2048).ok()?,
                     ))
                 }
-                #[cfg_attr(not(feature = "extra-curves"), allow(unused_variables))]
                 JsonWebKey::EllipticCurve { curve, x, y, .. } => match curve.as_ref() {
-                    "P-256" => PublicKey::P256(P256Key::try_from(&jwk).ok()?),
+                    "P-256" => PublicKey::P256(P256Key::from_xy(x, y)?),
                     #[cfg(feature = "extra-curves")]
                     "P-384" => PublicKey::P384(p384_key(x, y)?),
                     #[cfg(feature = "extra-curves")]

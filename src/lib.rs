@@ -13,6 +13,7 @@ pub mod cache;
 pub mod config;
 pub mod dpop;
 pub mod error;
+pub mod es256_fast;
 pub mod extract;
 pub mod forward;
 pub mod json;

@@ -10,10 +10,11 @@ use crate::alg::{Alg, KeyFamily};
 use crate::alg_ec::{Es256k, Es384};
 use crate::config::IssuerConfig;
 use crate::error::TokenError;
+use crate::es256_fast::FastEs256;
 use crate::jwks::{KeySet, PublicKey, Selection};
 use crate::rsa_fast::{FastRsa, Hash, Padding};
 use crate::token::{UntrustedToken, VerifiedToken};
-use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key};
+use jwt_compact::alg::{Ed25519, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key};
 use jwt_compact::{Algorithm, AlgorithmSignature};
 
 /// Checks `token`'s signature for `issuer` with keys from `keys` (ignored for HMAC).
@@ -117,7 +118,7 @@ pub fn verify_public(alg: Alg, key: &PublicKey, message: &[u8], signature: &[u8]
         (Alg::Ps256, PublicKey::Rsa(k)) => check(&PS256, k, message, signature),
         (Alg::Ps384, PublicKey::Rsa(k)) => check(&PS384, k, message, signature),
         (Alg::Ps512, PublicKey::Rsa(k)) => check(&PS512, k, message, signature),
-        (Alg::Es256, PublicKey::P256(k)) => check(&Es256, k, message, signature),
+        (Alg::Es256, PublicKey::P256(k)) => check(&FastEs256, k, message, signature),
         #[cfg(feature = "extra-curves")]
         (Alg::Es384, PublicKey::P384(k)) => check(&Es384, k, message, signature),
         #[cfg(feature = "extra-curves")]
