@@ -13,7 +13,7 @@
 use crate::alg::{Alg, KeyFamily};
 use crate::json::parse_object;
 use crate::jwks::{parse_entry, PublicKey};
-use crate::token::decode_segment;
+use crate::token::{decode_segment, split_compact};
 use crate::verify::verify_public;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -29,16 +29,7 @@ pub const MAX_PROOF_BYTES: usize = 8192;
 pub const MAX_JTI_BYTES: usize = 256;
 /// The algorithms a proof may be signed with: asymmetric only (never `none`, never `HS*`),
 /// each with a key family [`key_fits`] knows. Exact, case-sensitive names.
-pub const DPOP_ALGS: [Alg; 8] = [
-    Alg::Rs256,
-    Alg::Rs384,
-    Alg::Rs512,
-    Alg::Ps256,
-    Alg::Ps384,
-    Alg::Ps512,
-    Alg::Es256,
-    Alg::EdDsa,
-];
+pub const DPOP_ALGS: [Alg; 8] = Alg::DEFAULT;
 /// The only header `typ` a proof may carry (RFC 9449 §4.2).
 const DPOP_TYP: &str = "dpop+jwt";
 /// JWK members that only a private (or symmetric) key has (RFC 7518 §6.2.2, §6.3.2, §6.4;
@@ -379,15 +370,7 @@ pub fn verify_proof(
     }
 
     // One compact JWS of three strict base64url segments.
-    let mut segments = proof.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-    ) else {
-        return Err(Malformed);
-    };
+    let (header_b64, payload_b64, signature_b64) = split_compact(proof).ok_or(Malformed)?;
     if header_b64.is_empty() || payload_b64.is_empty() {
         return Err(Malformed);
     }

@@ -34,15 +34,8 @@ impl<'a> UntrustedToken<'a> {
         if token.len() > max_len {
             return Err(TokenError::TooLarge);
         }
-        let mut segments = token.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-        ) else {
-            return Err(TokenError::Malformed);
-        };
+        let (header_b64, payload_b64, signature_b64) =
+            split_compact(token).ok_or(TokenError::Malformed)?;
         // The strict engine refuses padding, whitespace, the standard alphabet and
         // non-canonical trailing bits, so every token has exactly one spelling.
         let header_bytes = decode_segment(header_b64)?;
@@ -127,6 +120,20 @@ impl<'a> UntrustedToken<'a> {
             typ: self.typ,
             claims: self.claims,
         }
+    }
+}
+
+/// Splits a JWS compact serialization into its three segments (exactly three).
+pub fn split_compact(jws: &str) -> Option<(&str, &str, &str)> {
+    let mut segments = jws.split('.');
+    match (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
+        (Some(h), Some(p), Some(s), None) => Some((h, p, s)),
+        _ => None,
     }
 }
 
