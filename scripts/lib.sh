@@ -18,6 +18,8 @@ esac
 export PATH
 
 WASM_TARGET="wasm32-unknown-unknown"
+# The Wycheproof vectors also run as a WASI test binary in node's V8 (scripts/wasm-wycheproof.sh).
+WASI_TARGET="wasm32-wasip1"
 WORKER_BUILD_BIN="${WORKER_BUILD_BIN:-$CARGO_HOME/bin/worker-build}"
 WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$CARGO_HOME/bin/wasm-bindgen}"
 ESBUILD_BIN="${ESBUILD_BIN:-$EG_ROOT/node_modules/.bin/esbuild}"
@@ -77,7 +79,7 @@ eg_wanted_versions() {
 }
 
 eg_have_rust_target() {
-  rustup target list --installed 2>/dev/null | grep -qx "$WASM_TARGET"
+  rustup target list --installed 2>/dev/null | grep -qx "$1"
 }
 eg_have_rust_component() {
   rustup component list --installed 2>/dev/null | grep -q "^$1\(-\|$\)"
@@ -102,7 +104,7 @@ eg_node_modules_ok() {
 eg_build_tools_ready() {
   eg_wanted_versions
   command -v cargo >/dev/null && command -v rustup >/dev/null && command -v node >/dev/null &&
-    eg_have_rust_target && eg_worker_build_ok && eg_wasm_bindgen_ok && eg_node_modules_ok
+    eg_have_rust_target "$WASM_TARGET" && eg_worker_build_ok && eg_wasm_bindgen_ok && eg_node_modules_ok
 }
 
 # `gzip -9` size of a file in bytes.

@@ -83,8 +83,8 @@ fi
 
 # --- Installers (each runs only when its check below fails) --------------------------------
 install_target() {
-  eg_log "rustup target add $WASM_TARGET ..."
-  rustup target add "$WASM_TARGET" || eg_die "rustup target add $WASM_TARGET failed" \
+  eg_log "rustup target add $1 ..."
+  rustup target add "$1" || eg_die "rustup target add $1 failed" \
     "Check access to static.rust-lang.org (or your rustup mirror) and rerun scripts/setup.sh."
 }
 
@@ -132,7 +132,9 @@ install_node_modules() {
 
 # --- Checks ---------------------------------------------------------------------------------
 # (`if !` rather than `||`, so that `set -e` stays in force inside the installers.)
-if ! eg_have_rust_target; then need "rust target $WASM_TARGET" install_target; fi
+for target in "$WASM_TARGET" "$WASI_TARGET"; do
+  if ! eg_have_rust_target "$target"; then need "rust target $target" install_target "$target"; fi
+done
 
 COMPONENTS=()
 for c in clippy rustfmt; do

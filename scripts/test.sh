@@ -17,17 +17,17 @@ cd "$EG_ROOT"
 # One per line: name | timeout in seconds | command (run with bash -c in the repo root).
 # To add a check, add a line here.
 STEPS=(
-  "setup        | 2400 | ./scripts/setup.sh"
-  "fmt          |  300 | cargo fmt --all -- --check"
-  "clippy       | 1200 | cargo clippy --all-targets -- -D warnings"
-  "clippy-wasm  | 1200 | cargo clippy --target $WASM_TARGET --lib -- -D warnings"
-  "cargo-test   | 1200 | cargo test"
-  "fuzz         | 1800 | ./scripts/fuzz.sh \"\${FUZZ_SECONDS:-60}\""
-  "build        | 1200 | ./scripts/build.sh"
-  # The shell expands the file list: Node 21+ no longer searches a directory given to --test.
-  "e2e          | 1500 | ./scripts/e2e.sh"
-  "soak         |  300 | ./scripts/soak.sh 20 20"
-  "demo         |  600 | DEMO_SELFTEST=1 ./scripts/demo.sh"
+  "setup           | 2400 | ./scripts/setup.sh"
+  "fmt             |  300 | cargo fmt --all -- --check"
+  "clippy          | 1200 | cargo clippy --all-targets -- -D warnings"
+  "clippy-wasm     | 1200 | cargo clippy --target $WASM_TARGET --lib -- -D warnings"
+  "cargo-test      | 1200 | cargo test"
+  "wycheproof-wasm |  900 | ./scripts/wasm-wycheproof.sh"
+  "fuzz            | 1800 | ./scripts/fuzz.sh \"\${FUZZ_SECONDS:-60}\""
+  "build           | 1200 | ./scripts/build.sh"
+  "e2e             | 1500 | ./scripts/e2e.sh"
+  "soak            |  300 | ./scripts/soak.sh 20 20"
+  "demo            |  600 | DEMO_SELFTEST=1 ./scripts/demo.sh"
 )
 
 TEST_TIMEOUT="${TEST_TIMEOUT:-5100}"
@@ -44,7 +44,7 @@ for line in "${STEPS[@]}"; do
 done
 
 if [ "${1:-}" = "--list" ]; then
-  for i in "${!NAMES[@]}"; do printf '%-12s %5ss  %s\n' "${NAMES[$i]}" "${TIMEOUTS[$i]}" "${COMMANDS[$i]}"; done
+  for i in "${!NAMES[@]}"; do printf '%-15s %5ss  %s\n' "${NAMES[$i]}" "${TIMEOUTS[$i]}" "${COMMANDS[$i]}"; done
   exit 0
 fi
 [ $# -eq 0 ] || eg_die "unknown argument '$1'" "Usage: scripts/test.sh [--list]"
@@ -74,7 +74,7 @@ for i in "${!NAMES[@]}"; do
   limit="${TIMEOUTS[$i]}"
   command="${COMMANDS[$i]}"
   if ! selected "$name"; then
-    SUMMARY+=("$(printf '%-12s skipped' "$name")")
+    SUMMARY+=("$(printf '%-15s skipped' "$name")")
     continue
   fi
   left=$((deadline - SECONDS))
@@ -97,7 +97,7 @@ for i in "${!NAMES[@]}"; do
     eg_die "step '$name' failed (exit $rc, after $took s)" "Command: $command" \
       "Rerun only this step: ONLY_STEPS=$name scripts/test.sh"
   fi
-  SUMMARY+=("$(printf '%-12s ok  %4d s' "$name" "$took")")
+  SUMMARY+=("$(printf '%-15s ok  %4d s' "$name" "$took")")
 done
 
 eg_section "summary"
