@@ -11,6 +11,7 @@
 //! being replayed at the same isolate within its window, not across the whole edge.
 
 use crate::alg::{Alg, KeyFamily};
+use crate::cache::Bounded;
 use crate::json::parse_object;
 use crate::jwks::{parse_entry, PublicKey};
 use crate::token::{decode_segment, split_compact};
@@ -19,7 +20,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::fmt;
 use url::Url;
 
@@ -172,33 +172,28 @@ type ReplayKey = [u8; 32];
 ///
 /// * Keyed by SHA-256 of (key thumbprint, `jti`): a client's `jti` only collides with its
 ///   own, and no proof text is kept.
-/// * Bounded like `cache::TokenCache`: two generations of `capacity/2` entries; when the
-///   current map is full it becomes the previous one and the old previous is dropped. Under
-///   a flood of more than `capacity` proofs per window the oldest are forgotten early, so
+/// * A [`Bounded`] map: two generations of `capacity/2` entries; when the current map is
+///   full it becomes the previous one and the old previous is dropped. Under a flood of more than `capacity` proofs per window the oldest are forgotten early, so
 ///   size `capacity` for the expected proof rate times the window.
 /// * `capacity` 0 disables replay detection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ReplayCache {
-    current: HashMap<ReplayKey, u64>,
-    previous: HashMap<ReplayKey, u64>,
-    half: usize,
+    seen: Bounded<u64>,
 }
 
 impl ReplayCache {
     pub fn new(capacity: usize) -> Self {
         ReplayCache {
-            current: HashMap::new(),
-            previous: HashMap::new(),
-            half: capacity.div_ceil(2),
+            seen: Bounded::new(capacity),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.current.len() + self.previous.len()
+        self.seen.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.seen.is_empty()
     }
 
     fn key(jkt: &str, jti: &str) -> ReplayKey {
@@ -212,20 +207,11 @@ impl ReplayCache {
 
     /// True if `key` was recorded and is still inside its window at `now`.
     fn seen(&self, key: &ReplayKey, now: u64) -> bool {
-        self.current
-            .get(key)
-            .or_else(|| self.previous.get(key))
-            .is_some_and(|&until| now <= until)
+        self.seen.peek(key).is_some_and(|&until| now <= until)
     }
 
     fn record(&mut self, key: ReplayKey, until: u64) {
-        if self.half == 0 {
-            return;
-        }
-        if self.current.len() >= self.half && !self.current.contains_key(&key) {
-            self.previous = std::mem::take(&mut self.current);
-        }
-        self.current.insert(key, until);
+        self.seen.insert(key, until);
     }
 }
 

@@ -1,7 +1,7 @@
 //! The request glue: reads the request and bindings, runs the pure pipeline, fetches keys
 //! through `fetcher`, and either forwards (streaming) or answers at the edge.
 
-use crate::cache::{token_key, TokenCache};
+use crate::cache::{token_key, Refusal, TokenCache, Verdict};
 use crate::config::{Config, VAR_NAMES};
 use crate::dpop::{self, DpopSettings, ReplayCache};
 use crate::error::TokenError;
@@ -240,14 +240,19 @@ async fn authenticate(
     config: &Config,
 ) -> Result<Rc<Principal>, Failure> {
     let now = now_secs();
-    // Fast path: this exact token verified before, against the key set still in use.
+    // Fast path: this exact token was verified (or refused for good) before, against the
+    // key set still in use.
     let cache_key = token_key(token);
     let hit = TOKENS.with(|c| {
         c.borrow_mut()
             .get(&cache_key, now, |iss| fresh_generation(iss, now))
     });
-    if let Some(principal) = hit {
-        return Ok(principal);
+    match hit {
+        Some(Verdict::Verified(principal)) => return Ok(principal),
+        Some(Verdict::Refused(r)) => {
+            return Err((Rejection::InvalidToken(r.error), Some(r.issuer), r.kid))
+        }
+        None => {}
     }
 
     let prepared = prepare(token, config).map_err(|e| {
@@ -278,20 +283,33 @@ async fn authenticate(
         keys = Some(set);
     }
     let issuer = prepared.issuer;
-    let principal = finish(prepared, keys.as_deref(), now, config.leeway_secs)
-        .map(Rc::new)
-        .map_err(|e| (Rejection::InvalidToken(e), iss, kid))?;
-    // Only tokens checked against a JWKS are cached: HMAC verification is already cheap,
+    let outcome = finish(prepared, keys.as_deref(), now, config.leeway_secs).map(Rc::new);
+    // Only verdicts reached with a JWKS are cached: HMAC verification is already cheap,
     // and the key-set generation is what lets a rotation revoke cached entries.
-    if keys.is_some() {
-        if let Some(generation) = fresh_generation(&issuer.issuer, now) {
-            TOKENS.with(|c| {
-                c.borrow_mut()
-                    .insert(cache_key, principal.clone(), config.leeway_secs, generation)
-            });
-        }
+    let generation = keys
+        .is_some()
+        .then(|| fresh_generation(&issuer.issuer, now))
+        .flatten();
+    if let Some(generation) = generation {
+        TOKENS.with(|c| {
+            let mut cache = c.borrow_mut();
+            match &outcome {
+                Ok(principal) => {
+                    cache.insert(cache_key, principal.clone(), config.leeway_secs, generation)
+                }
+                Err(error) => cache.insert_refusal(
+                    cache_key,
+                    Refusal {
+                        error: *error,
+                        issuer: issuer.issuer.clone(),
+                        kid: kid.clone(),
+                    },
+                    generation,
+                ),
+            }
+        });
     }
-    Ok(principal)
+    outcome.map_err(|e| (Rejection::InvalidToken(e), iss, kid))
 }
 
 /// Forwards with the same method, headers (edited), query and streamed body.

@@ -72,6 +72,25 @@ pub enum TokenError {
 }
 
 impl TokenError {
+    /// True for refusals reached after the signature was checked that stay true for the same
+    /// token while the issuer's key set and the configuration stay the same: a bad signature,
+    /// and claims that are wrong forever (`exp` only moves into the past, `aud`, `typ` and
+    /// the required claims are fixed). Not `nbf`/`iat` in the future (time fixes those), not
+    /// an unknown `kid` (a JWKS refresh may) and not the deny list (checked on every request).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::BadSignature
+                | Self::MissingExpiry
+                | Self::InvalidClaim
+                | Self::Expired
+                | Self::AudienceMismatch
+                | Self::WrongType
+                | Self::TooOld
+                | Self::MissingClaim
+        )
+    }
+
     /// A short, fixed reason for `error_description`.
     pub fn description(self) -> &'static str {
         match self {

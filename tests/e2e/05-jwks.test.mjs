@@ -176,6 +176,35 @@ describe("key removal and the verified-token cache", () => {
   });
 });
 
+describe("refused tokens and a changed key set", () => {
+  test("a token refused for its signature (kid reused for other key material) verifies once the key set publishes the key that signed it", async () => {
+    const s = await server();
+    const kid = k["rsa2048-a"].jwk().kid;
+    assert.ok(kid, "fixture key has a kid");
+    // The published key under that kid is not the one that signs the token.
+    s.set("/kid.json", { json: { keys: [{ ...k["rsa2048-b"].jwk(), kid }] } });
+    const g = await gateway({
+      issuers: [issuerItem(iss("kid"), `${s.url}/kid.json`)],
+      vars: { JWKS_MIN_TTL_SECONDS: "1", JWKS_DEFAULT_TTL_SECONDS: "1", JWKS_REFETCH_COOLDOWN_SECONDS: "1" },
+    });
+    const token = await tokenFor("kid", k["rsa2048-a"]);
+    // Refused every time (the second and later answers may come from the verdict cache).
+    for (let i = 0; i < 3; i++) {
+      const r = await notForwarded(origin, () => call(g.url, "/kid", { token }));
+      assertInvalidToken(r);
+    }
+    s.set("/kid.json", { json: { keys: [k["rsa2048-a"].jwk()] } });
+    await sleep(1300);
+    let r;
+    for (let i = 0; i < 20; i++) {
+      r = await call(g.url, "/kid", { token });
+      if (r.status === 200) break;
+      await sleep(100);
+    }
+    assertForwarded(r, "/kid");
+  });
+});
+
 describe("unknown-kid refetch with the default 30 s cooldown", () => {
   test("after the first fetch, unknown kids cause at most one refetch", async () => {
     const s = await server();
