@@ -108,6 +108,14 @@ for (const alg of algs) {
           : null,
       per_round_rps: Object.fromEntries(rs.map((r) => [r.round, Math.round(rps(r.wrk))])),
       rss_kb_after: median(rs.map((r) => r.rss_kb)),
+      // workerd's own CPU time (user + system) over the measured part, per request answered:
+      // unlike req/s, it does not depend on how the two shared cores were scheduled.
+      cpu_us_per_req: median(rs.map((r) => (Number.isFinite(r.cpu_ms) && r.wrk.requests ? (r.cpu_ms * 1000) / r.wrk.requests : NaN))),
+      cpu_vs_passthrough: perRound(alg, worker, workload, (r, f) =>
+        f && Number.isFinite(r.cpu_ms) && Number.isFinite(f.cpu_ms) && f.cpu_ms > 0
+          ? r.cpu_ms / r.wrk.requests / (f.cpu_ms / f.wrk.requests)
+          : NaN,
+      ),
     });
   }
 }
@@ -203,10 +211,10 @@ L.push("");
 L.push(
   `**What is measured:** three Workers, each in its own workerd (Miniflare ${env.versions.miniflare}, workerd ${env.versions.workerd}, started by the peer's \`host.mjs\`, direct socket, in-memory KV), ` +
     `in front of one loopback nginx ${env.versions.nginx} returning a fixed 1 KiB 200: \`passthrough\` (forwards, no auth: the floor), \`jose\` (the JavaScript peer, jose ${env.versions.jose}, WebCrypto) and \`edgeguard\` (this repo's \`${env.edgeguard_entry ?? "build/index.js"}\`, built ${env.edgeguard_built ?? "?"} from commit ${env.versions.edgeguard_commit}). ` +
-    `Load: wrk ${env.versions.wrk}, ${env.threads} thread, ${env.conns} connections, ${env.warmup_s} s warm-up (discarded) + ${env.duration_s} s measured per run; ` +
+    `Load: wrk ${env.versions.wrk}, ${env.threads} thread, ${env.conns} connections, ${env.warmup_s} s warm-up (discarded) + ${env.duration_s} s measured per run, after ${env.host_warmup_s ?? 0} s of reused-token load per algorithm on each freshly started host (JIT warm-up, discarded); ` +
     `${env.rounds} round(s), each running every workload worker after worker (A B C A B C), so every ratio compares runs a few seconds apart. ` +
     `Workloads per algorithm: one token reused; ${env.count} distinct valid tokens rotated; ${env.count} distinct tokens with one signature character changed (attack traffic). ` +
-    `All tokens are minted by the peer's \`mint.mjs\` (RSA 2048, P-256, Ed25519; one issuer each). The gateway runs with its defaults, including its verified-token cache (\`TOKEN_CACHE_ENTRIES\` 1024); jose has no such cache.`,
+    `All tokens are minted by the peer's \`mint.mjs\` (RSA 2048, P-256, Ed25519; one issuer each). The gateway runs with its defaults, including its verified-token cache (\`TOKEN_CACHE_ENTRIES\` 4096); jose has no such cache.`,
 );
 L.push("");
 L.push(
@@ -264,6 +272,21 @@ L.push("");
 L.push("| Target | Measured | |");
 L.push("|---|---|---|");
 for (const t of targets) L.push(`| ${t.target} | ${t.measured} | ${verdict(t.ok)} |`);
+L.push("");
+L.push("## workerd CPU per request");
+L.push("");
+L.push(
+  "CPU time (user + system, from /proc/<pid>/stat) the Worker's workerd process used during the measured part, divided by the requests answered; " +
+    "median over rounds. It counts everything workerd does for a request (HTTP in and out, the fetch to the origin, the Worker's code, GC), " +
+    "and is less sensitive than req/s to how the shared cores were scheduled.",
+);
+L.push("");
+L.push("| Workload | Worker | CPU µs / request | vs passthrough |");
+L.push("|---|---|---:|---:|");
+for (const g of groups) {
+  if (g.cpu_us_per_req === null) continue;
+  L.push(`| ${ALG_NAME[g.alg]}, ${WL_NAME[g.workload]} | ${g.worker} | ${fmt(g.cpu_us_per_req)} | ${fmt(g.cpu_vs_passthrough, 2)}× |`);
+}
 L.push("");
 L.push("## Per-round req/s");
 L.push("");

@@ -17,7 +17,8 @@
 #     jose, edgeguard  1,000 distinct valid tokens, rotated
 #     jose, edgeguard  1,000 distinct tokens with a corrupted signature (attack traffic)
 #   each run: WARMUP s of load (discarded), then DURATION s measured; nginx's request counter
-#   is read around it (origin hits), and the workerd process's RSS after it.
+#   and the workerd process's CPU time are read around it (origin hits, CPU per request),
+#   and its RSS after it.
 #   Finally the hosts are stopped.
 #
 # Knobs (environment):
@@ -230,6 +231,14 @@ rss_kb() { # VmRSS and VmHWM (kB) of PID $1 (may be empty), as "rss hwm" ("null 
   awk '/^VmRSS:/{r=$2} /^VmHWM:/{h=$2} END{printf "%s %s\n", (r==""?"null":r), (h==""?"null":h)}' "/proc/$1/status" 2>/dev/null ||
     echo "null null"
 }
+cpu_ms() { # user + system CPU time (ms) PID $1 has used so far, or "null"
+  if [ -z "$1" ] || [ ! -r "/proc/$1/stat" ]; then echo null; return; fi
+  # Fields 14 and 15 (utime, stime) in clock ticks; the command name (field 2) may hold
+  # spaces, so count from after its closing parenthesis.
+  sed 's/^.*) //' "/proc/$1/stat" | awk -v hz="$CLK_TCK" '{ printf "%d\n", ($12 + $13) * 1000 / hz }' ||
+    echo null
+}
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
 # start_host ROUND WORKER: spawn, wait for READY, then for the first 200 (timed)
 start_host() {
@@ -278,21 +287,26 @@ wrk_json() { # wrk_json CONNS SECONDS TOKENS_FILE PORT -> the WRKJSON object (or
 # run_one ROUND ALG WORKER WORKLOAD TOKENS_FILE WITH_C1
 run_one() {
   local round=$1 alg=$2 w=$3 workload=$4 tokfile=$5 with_c1=$6 port json c1=null before after hits wpid rss hwm t_start
+  local cpu cpu_before cpu_after
   port=${PORT[$w]}
   t_start=$(date -u +%H:%M:%S)
   wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" --timeout 5s -s bench/wrk/status.lua \
     "http://127.0.0.1:$port" -- "$tokfile" / >/dev/null 2>&1 || true
+  wpid=$(workerd_pid "${HOST_PID[$w]}")
+  cpu_before=$(cpu_ms "$wpid")
   before=$(origin_requests)
   json=$(wrk_json "$CONNS" "$DURATION" "$tokfile" "$port") || eg_die "no wrk summary for $w/$alg/$workload"
   after=$(origin_requests)
+  cpu_after=$(cpu_ms "$wpid")
+  cpu=null
+  if [ "$cpu_before" != null ] && [ "$cpu_after" != null ]; then cpu=$((cpu_after - cpu_before)); fi
   hits=$(( after - before - 1 ))
   if [ "$with_c1" = 1 ] && [ "$C1_DURATION" != 0 ]; then
     c1=$(THREADS=1 wrk_json 1 "$C1_DURATION" "$tokfile" "$port") || c1=null
   fi
-  wpid=$(workerd_pid "${HOST_PID[$w]}")
   read -r rss hwm <<<"$(rss_kb "$wpid")"
-  printf '{"round":%d,"alg":"%s","worker":"%s","workload":"%s","tokens_file":"%s","started":"%s","origin_hits":%d,"rss_kb":%s,"hwm_kb":%s,"wrk":%s,"c1":%s}\n' \
-    "$round" "$alg" "$w" "$workload" "$(basename "$tokfile")" "$t_start" "$hits" "$rss" "$hwm" "$json" "$c1" >>"$RAW/runs.jsonl"
+  printf '{"round":%d,"alg":"%s","worker":"%s","workload":"%s","tokens_file":"%s","started":"%s","origin_hits":%d,"rss_kb":%s,"hwm_kb":%s,"cpu_ms":%s,"wrk":%s,"c1":%s}\n' \
+    "$round" "$alg" "$w" "$workload" "$(basename "$tokfile")" "$t_start" "$hits" "$rss" "$hwm" "$cpu" "$json" "$c1" >>"$RAW/runs.jsonl"
   # shellcheck disable=SC2016 # JavaScript, not shell
   node -e '
     const [j, c, hits] = [JSON.parse(process.argv[1]), JSON.parse(process.argv[2]), process.argv[3]];
@@ -317,8 +331,8 @@ json_str() { node -e 'process.stdout.write(JSON.stringify(process.argv[1]))' "$1
   printf '"edgeguard_entry":%s,"edgeguard_built":"%s",' "$(json_str "${EDGEGUARD_ENTRY#"$EG_ROOT/"}")" \
     "$(date -u -r "$EDGEGUARD_WASM" +%Y-%m-%dT%H:%M:%SZ)"
   printf '"loadavg_start":"%s","top_start":%s,' "$(cut -d' ' -f1-3 /proc/loadavg)" "$(json_str "$(top_procs)")"
-  printf '"rounds":%s,"duration_s":%s,"warmup_s":%s,"c1_duration_s":%s,"conns":%s,"threads":%s,"count":%s,"pin":%s,"algs":%s,"invalid_algs":%s,' \
-    "$ROUNDS" "$DURATION" "$WARMUP" "$C1_DURATION" "$CONNS" "$THREADS" "$COUNT" "$PIN" \
+  printf '"rounds":%s,"duration_s":%s,"warmup_s":%s,"host_warmup_s":%s,"c1_duration_s":%s,"conns":%s,"threads":%s,"count":%s,"pin":%s,"algs":%s,"invalid_algs":%s,' \
+    "$ROUNDS" "$DURATION" "$WARMUP" "$HOST_WARMUP" "$C1_DURATION" "$CONNS" "$THREADS" "$COUNT" "$PIN" \
     "$(json_str "$ALGS")" "$(json_str "$INVALID_ALGS")"
   printf '"versions":{"node":"%s","miniflare":"%s","workerd":"%s","jose":"%s","esbuild":"%s","wrk":"%s","nginx":"%s","edgeguard_commit":"%s"}' \
     "$(node --version)" "$(node -p 'require("miniflare/package.json").version')" \
