@@ -24,6 +24,7 @@ pub mod route;
 pub mod rsa_fast;
 pub mod token;
 pub mod verify;
+pub mod warm;
 
 #[cfg(all(target_arch = "wasm32", feature = "worker-glue"))]
 mod edge;
@@ -38,4 +39,10 @@ async fn fetch(
     ctx: worker::Context,
 ) -> worker::Result<worker::web_sys::Response> {
     Ok(edge::handle(req, env, ctx).await)
+}
+
+#[cfg(all(target_arch = "wasm32", feature = "worker-glue"))]
+#[worker::event(start)]
+fn start() {
+    warm::run();
 }

@@ -1,0 +1,54 @@
+//! Warm-up at isolate start: runs the configuration parser, the JWKS parser and one
+//! verification per common algorithm (RS256, ES256, EdDSA) on keys and tokens built into the
+//! module, so that V8 has compiled those code paths before the first request arrives.
+//! On Workers an isolate starts while the client's TLS handshake is still in progress, so
+//! work done here is usually off the request's critical path; the first request then pays
+//! only for its own I/O (KV, the JWKS fetch) and its own keys.
+//!
+//! Pure: nothing here touches the network or the isolate's caches, and the result is thrown
+//! away (the configuration and keys used are the test fixtures, never the deployment's).
+
+use crate::config::Config;
+use crate::jwks::parse_jwks;
+use crate::pipeline::{finish, prepare};
+use std::collections::HashMap;
+
+const ISSUER: &str = "https://issuer.fixtures.test/";
+const JWKS: &str = include_str!("../fixtures/jwks/main.json");
+const TOKENS: [&str; 3] = [
+    include_str!("../fixtures/tokens/valid-rs256.jwt"),
+    include_str!("../fixtures/tokens/valid-es256.jwt"),
+    include_str!("../fixtures/tokens/valid-eddsa.jwt"),
+];
+/// Inside every fixture token's validity window.
+const FIXTURE_NOW: u64 = 1_700_000_100;
+
+/// Runs the warm-up; returns how many of the built-in tokens verified (all of them, unless
+/// the fixtures and the code disagree, which the unit test below catches).
+pub fn run() -> usize {
+    let issuers = format!(
+        r#"[{{"issuer":"{ISSUER}","jwks_uri":"{ISSUER}jwks","audiences":["api://edgeguard-fixtures"]}}]"#
+    );
+    let Ok(config) = Config::parse(Some(&issuers), &HashMap::new()) else {
+        return 0;
+    };
+    let Ok(keys) = parse_jwks(JWKS.as_bytes(), config.fetch.max_keys) else {
+        return 0;
+    };
+    TOKENS
+        .iter()
+        .filter(|token| {
+            prepare(token.trim(), &config)
+                .and_then(|p| finish(p, Some(&keys), FIXTURE_NOW, 0))
+                .is_ok()
+        })
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_built_in_token_verifies() {
+        assert_eq!(super::run(), super::TOKENS.len());
+    }
+}
