@@ -26,7 +26,7 @@ STEPS=(
   "fuzz            | 1800 | ./scripts/fuzz.sh \"\${FUZZ_SECONDS:-60}\""
   "build           | 1200 | ./scripts/build.sh"
   "e2e             | 1500 | ./scripts/e2e.sh"
-  "soak            |  300 | ./scripts/soak.sh 20 20"
+  "soak            |  400 | ./scripts/soak.sh 60 20"
   "demo            |  600 | DEMO_SELFTEST=1 ./scripts/demo.sh"
 )
 
