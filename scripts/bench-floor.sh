@@ -22,13 +22,7 @@ eg_log "building the Rust passthrough Worker (worker-build --release in bench/ru
 (cd "$dir" && "$WORKER_BUILD_BIN" --release) || eg_die "worker-build failed for bench/rust-passthrough" \
   "Run scripts/build.sh first (it checks the tools), then rerun this script."
 wasm="$dir/build/index_bg.wasm"
-features=()
-for f in mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue \
-  reference-types exception-handling; do
-  features+=("--enable-$f")
-done
-"$WASM_OPT_BIN" "${features[@]}" --strip-debug --strip-producers "$wasm" -o "$wasm.stripped"
-mv "$wasm.stripped" "$wasm"
+eg_strip_wasm_names "$wasm"
 eg_log "Rust passthrough: $(eg_bytes "$(eg_gzip_size "$wasm")") gzip -9 of Wasm"
 
 export QUICK="${QUICK:-1}" ROUNDS="${ROUNDS:-2}" ALGS="${ALGS:-eddsa}" INVALID_ALGS="${INVALID_ALGS-}"

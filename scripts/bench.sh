@@ -284,14 +284,18 @@ wrk_json() { # wrk_json CONNS SECONDS TOKENS_FILE PORT -> the WRKJSON object (or
   printf '%s' "$out"
 }
 
+wrk_discard() { # wrk_discard SECONDS TOKENS_FILE PORT: load whose figures are thrown away (warm-up)
+  wrk -t"$THREADS" -c"$CONNS" -d"$1s" --timeout 5s -s bench/wrk/status.lua \
+    "http://127.0.0.1:$3" -- "$2" / >/dev/null 2>&1 || true
+}
+
 # run_one ROUND ALG WORKER WORKLOAD TOKENS_FILE WITH_C1
 run_one() {
   local round=$1 alg=$2 w=$3 workload=$4 tokfile=$5 with_c1=$6 port json c1=null before after hits wpid rss hwm t_start
   local cpu cpu_before cpu_after
   port=${PORT[$w]}
   t_start=$(date -u +%H:%M:%S)
-  wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" --timeout 5s -s bench/wrk/status.lua \
-    "http://127.0.0.1:$port" -- "$tokfile" / >/dev/null 2>&1 || true
+  wrk_discard "$WARMUP" "$tokfile" "$port"
   wpid=$(workerd_pid "${HOST_PID[$w]}")
   cpu_before=$(cpu_ms "$wpid")
   before=$(origin_requests)
@@ -376,8 +380,7 @@ for round in $(seq 1 "$ROUNDS"); do
   if [ "$HOST_WARMUP" != 0 ]; then
     for w in "${WORKERS[@]}"; do
       for alg in $ALGS; do
-        wrk -t"$THREADS" -c"$CONNS" -d"${HOST_WARMUP}s" --timeout 5s -s bench/wrk/status.lua \
-          "http://127.0.0.1:${PORT[$w]}" -- "$DATA/tokens/$alg-1.txt" / >/dev/null 2>&1 || true
+        wrk_discard "$HOST_WARMUP" "$DATA/tokens/$alg-1.txt" "${PORT[$w]}"
       done
     done
   fi

@@ -66,19 +66,9 @@ for f in index.js index_bg.wasm; do
 done
 # worker-build always keeps the Wasm name section (function names in panic stack traces),
 # about 35 KiB of the module's gzip size. It is stripped here (a panic still logs its message
-# and source location) unless EDGEGUARD_KEEP_WASM_NAMES=1. The feature list is worker-build's
-# own, so wasm-opt never emits an encoding workerd does not support.
+# and source location) unless EDGEGUARD_KEEP_WASM_NAMES=1.
 if [ "${EDGEGUARD_KEEP_WASM_NAMES:-0}" != 1 ]; then
-  features=()
-  for f in mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue \
-    reference-types exception-handling; do
-    features+=("--enable-$f")
-  done
-  "$WASM_OPT_BIN" "${features[@]}" --strip-debug --strip-producers \
-    "$OUT_DIR/index_bg.wasm" -o "$OUT_DIR/index_bg.stripped.wasm" ||
-    eg_die "wasm-opt could not strip the name section from build/index_bg.wasm" \
-      "Rerun scripts/setup.sh (it reinstalls wasm-opt from npm), or build with EDGEGUARD_KEEP_WASM_NAMES=1."
-  mv "$OUT_DIR/index_bg.stripped.wasm" "$OUT_DIR/index_bg.wasm"
+  eg_strip_wasm_names "$OUT_DIR/index_bg.wasm"
 fi
 # The stamp carries the build's start time: an input edited during the build stays "newer".
 touch -d "@$started_at" "$STAMP"

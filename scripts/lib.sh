@@ -107,6 +107,21 @@ eg_build_tools_ready() {
     eg_have_rust_target "$WASM_TARGET" && eg_worker_build_ok && eg_wasm_bindgen_ok && eg_node_modules_ok
 }
 
+# Strips the name section (and producers) from a worker-build Wasm file in place, with the
+# local wasm-opt and worker-build's own feature list, so wasm-opt never emits an encoding
+# workerd does not support. worker-build always keeps the names (--debuginfo).
+eg_strip_wasm_names() {
+  local wasm="$1" features=() f
+  for f in mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue \
+    reference-types exception-handling; do
+    features+=("--enable-$f")
+  done
+  "$WASM_OPT_BIN" "${features[@]}" --strip-debug --strip-producers "$wasm" -o "$wasm.stripped" ||
+    eg_die "wasm-opt could not strip the name section from $wasm" \
+      "Rerun scripts/setup.sh (it reinstalls wasm-opt from npm), or build with EDGEGUARD_KEEP_WASM_NAMES=1."
+  mv "$wasm.stripped" "$wasm"
+}
+
 # `gzip -9` size of a file in bytes.
 eg_gzip_size() { gzip -9 -c "$1" | wc -c | tr -d ' '; }
 

@@ -13,26 +13,27 @@ use crate::jwks::parse_jwks;
 use crate::pipeline::{finish, prepare};
 use std::collections::HashMap;
 
-const ISSUER: &str = "https://issuer.fixtures.test/";
-const JWKS: &str = include_str!("../fixtures/jwks/main.json");
+/// The fixtures' issuer, its key set (fixtures/jwks/main.json) and a moment inside every
+/// fixture token's validity window; also used by the Wasm micro-benchmark.
+pub const FIXTURE_ISSUER: &str = "https://issuer.fixtures.test/";
+pub const FIXTURE_JWKS: &str = include_str!("../fixtures/jwks/main.json");
+pub const FIXTURE_NOW: u64 = 1_700_000_100;
 const TOKENS: [&str; 3] = [
     include_str!("../fixtures/tokens/valid-rs256.jwt"),
     include_str!("../fixtures/tokens/valid-es256.jwt"),
     include_str!("../fixtures/tokens/valid-eddsa.jwt"),
 ];
-/// Inside every fixture token's validity window.
-const FIXTURE_NOW: u64 = 1_700_000_100;
 
 /// Runs the warm-up; returns how many of the built-in tokens verified (all of them, unless
 /// the fixtures and the code disagree, which the unit test below catches).
 pub fn run() -> usize {
     let issuers = format!(
-        r#"[{{"issuer":"{ISSUER}","jwks_uri":"{ISSUER}jwks","audiences":["api://edgeguard-fixtures"]}}]"#
+        r#"[{{"issuer":"{FIXTURE_ISSUER}","jwks_uri":"{FIXTURE_ISSUER}jwks","audiences":["api://edgeguard-fixtures"]}}]"#
     );
     let Ok(config) = Config::parse(Some(&issuers), &HashMap::new()) else {
         return 0;
     };
-    let Ok(keys) = parse_jwks(JWKS.as_bytes(), config.fetch.max_keys) else {
+    let Ok(keys) = parse_jwks(FIXTURE_JWKS.as_bytes(), config.fetch.max_keys) else {
         return 0;
     };
     TOKENS

@@ -79,26 +79,44 @@ fn run(file: &str, mut check: impl FnMut(&Value, &Value) -> Option<bool>) {
     eprintln!("{file}: {valid} valid and {invalid} invalid vectors as expected, {skipped} skipped");
 }
 
-fn rsa_pkcs1(file: &str, hash: Hash, reference: Rsa) {
-    run(file, |group, t| {
-        let jwk = &group["keyJwk"];
+/// One RSA test case: the group's public key (JWK `n`, `e`), loaded the way the gateway
+/// loads JWKS keys, and the case's message and signature.
+struct RsaVector {
+    n: Vec<u8>,
+    e: Vec<u8>,
+    key: RsaKey,
+    msg: Vec<u8>,
+    sig: Vec<u8>,
+}
+
+impl RsaVector {
+    fn new(jwk: &Value, t: &Value) -> Self {
         let (n, e) = (
             b64(jwk["n"].as_str().unwrap()),
             b64(jwk["e"].as_str().unwrap()),
         );
         let key = RsaKey::from_be(&n, &e, 2048).expect("vector key");
-        let (msg, sig) = (
-            hex(t["msg"].as_str().unwrap()),
-            hex(t["sig"].as_str().unwrap()),
-        );
-        let ours = key.verify(Padding::Pkcs1v15, hash, &msg, &sig);
+        RsaVector {
+            n,
+            e,
+            key,
+            msg: hex(t["msg"].as_str().unwrap()),
+            sig: hex(t["sig"].as_str().unwrap()),
+        }
+    }
+}
+
+fn rsa_pkcs1(file: &str, hash: Hash, reference: Rsa) {
+    run(file, |group, t| {
+        let v = RsaVector::new(&group["keyJwk"], t);
+        let ours = v.key.verify(Padding::Pkcs1v15, hash, &v.msg, &v.sig);
         let reference_key = RsaPublicKey::new(
-            rsa::BigUint::from_bytes_be(&n),
-            rsa::BigUint::from_bytes_be(&e),
+            rsa::BigUint::from_bytes_be(&v.n),
+            rsa::BigUint::from_bytes_be(&v.e),
         );
         if let Ok(rk) = reference_key {
-            let theirs = <Rsa as Algorithm>::Signature::try_from_slice(&sig)
-                .map(|s| reference.verify_signature(&s, &rk, &msg))
+            let theirs = <Rsa as Algorithm>::Signature::try_from_slice(&v.sig)
+                .map(|s| reference.verify_signature(&s, &rk, &v.msg))
                 .unwrap_or(false);
             if t["result"] != "acceptable" {
                 assert_eq!(
@@ -142,17 +160,8 @@ fn rsa_pkcs1_4096_sha512() {
 fn rsa_pss(file: &str, hash: Hash) {
     run(file, |group, t| {
         // JWA's PS* use MGF1 with the same hash and a salt as long as the hash.
-        let jwk = &group["publicKeyJwk"];
-        let (n, e) = (
-            b64(jwk["n"].as_str().unwrap()),
-            b64(jwk["e"].as_str().unwrap()),
-        );
-        let key = RsaKey::from_be(&n, &e, 2048).expect("vector key");
-        let (msg, sig) = (
-            hex(t["msg"].as_str().unwrap()),
-            hex(t["sig"].as_str().unwrap()),
-        );
-        Some(key.verify(Padding::Pss, hash, &msg, &sig))
+        let v = RsaVector::new(&group["publicKeyJwk"], t);
+        Some(v.key.verify(Padding::Pss, hash, &v.msg, &v.sig))
     });
 }
 

@@ -4,6 +4,7 @@
 use edgeguard::config::Config;
 use edgeguard::jwks::{parse_jwks, KeySet};
 use edgeguard::pipeline::{finish, prepare};
+use edgeguard::warm::{FIXTURE_ISSUER, FIXTURE_JWKS, FIXTURE_NOW};
 use std::collections::HashMap;
 
 /// (name shown, fixture token) for every algorithm measured.
@@ -50,9 +51,7 @@ pub const CASES: [(&str, &str); 10] = [
     ),
 ];
 
-const JWKS: &str = include_str!("../../../fixtures/jwks/main.json");
 const SECRET: &str = include_str!("../../../fixtures/keys/hs-secret.txt");
-const NOW: u64 = 1_700_000_100;
 
 pub struct Setup {
     config: Config,
@@ -61,14 +60,14 @@ pub struct Setup {
 
 pub fn setup() -> Setup {
     let issuers = serde_json::json!([{
-        "issuer": "https://issuer.fixtures.test/",
-        "jwks_uri": "https://issuer.fixtures.test/jwks",
+        "issuer": FIXTURE_ISSUER,
+        "jwks_uri": format!("{FIXTURE_ISSUER}jwks"),
         "audiences": ["api://edgeguard-fixtures"],
         "algorithms": ["RS256", "RS512", "PS256", "ES256", "EdDSA", "HS256", "HS384", "HS512"],
         "secret": SECRET.trim(),
     }]);
     let config = Config::parse(Some(&issuers.to_string()), &HashMap::new()).expect("config");
-    let keys = parse_jwks(JWKS.as_bytes(), 64).expect("jwks");
+    let keys = parse_jwks(FIXTURE_JWKS.as_bytes(), 64).expect("jwks");
     Setup { config, keys }
 }
 
@@ -77,7 +76,7 @@ pub fn verify_n(setup: &Setup, index: usize, n: u32) -> bool {
     let token = CASES[index].1.trim();
     (0..n).all(|_| {
         prepare(token, &setup.config)
-            .and_then(|p| finish(p, Some(&setup.keys), NOW, 60))
+            .and_then(|p| finish(p, Some(&setup.keys), FIXTURE_NOW, 60))
             .is_ok()
     })
 }
