@@ -15,8 +15,10 @@ use crate::token::{Principal, UntrustedToken};
 use crate::verify;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
-use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen::{self, prelude::wasm_bindgen, JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, console_log, js_sys, web_sys, Context, Env};
 
@@ -30,6 +32,15 @@ thread_local! {
 }
 
 type ParsedConfig = Result<Rc<Config>, ConfigError>;
+
+#[wasm_bindgen(module = "cloudflare:workers")]
+extern "C" {
+    /// The Worker's bindings at module scope (`import { env } from "cloudflare:workers"`),
+    /// the same object every request's `env` is: lets the configuration be parsed at
+    /// isolate start instead of on the first request.
+    #[wasm_bindgen(thread_local_v2, js_name = env)]
+    static MODULE_ENV: JsValue;
+}
 
 struct RawConfig {
     issuers: Option<String>,
@@ -66,6 +77,27 @@ pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::R
             return edge_response(&rejection.to_response("edgeguard", 30));
         }
     };
+    // Boxed: the request's state machine is then one function, reached through a vtable,
+    // that `warm_up` has already run once (so V8 has compiled it before the first request).
+    let served: Pin<Box<dyn Future<Output = web_sys::Response>>> =
+        Box::pin(serve(req, env, ctx, config, Logging::On));
+    served.await
+}
+
+/// Whether `serve` writes its log lines (off only for the warm-up's synthetic request).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Logging {
+    On,
+    Off,
+}
+
+async fn serve(
+    req: web_sys::Request,
+    env: Env,
+    ctx: Context,
+    config: Rc<Config>,
+    logging: Logging,
+) -> web_sys::Response {
     let Ok(url) = url::Url::parse(&req.url()) else {
         return edge_response(
             &Rejection::BadGateway.to_response(&config.realm, config.retry_after_secs),
@@ -81,7 +113,9 @@ pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::R
             forward_request(req, &url, &config, principal.as_deref()).await
         }
         Err((rejection, iss, kid)) => {
-            console_log!("{}", rejection.log_line(iss.as_deref(), kid.as_deref()));
+            if logging == Logging::On {
+                console_log!("{}", rejection.log_line(iss.as_deref(), kid.as_deref()));
+            }
             edge_response(&rejection.to_response_with(
                 &config.realm,
                 config.retry_after_secs,
@@ -376,6 +410,44 @@ async fn try_forward(
     response.dyn_into::<web_sys::Response>().map_err(js_err)
 }
 
+/// Runs the request handler once at isolate start, on a request without a token under
+/// `config` (the built-in fixtures' configuration), and throws the 401 away. V8 compiles
+/// Wasm lazily, function by function; without this the first real request pays for
+/// compiling the request path. No I/O and no cache is touched: a request without a token
+/// is answered before the token cache, KV or the network, so the future is complete after
+/// its first poll.
+pub fn warm_up(config: Config) {
+    let Ok(req) = web_sys::Request::new_with_str("https://warm-up.invalid/") else {
+        return;
+    };
+    // Never read on this path (no token, so no key lookup and no background work).
+    let env: Env = js_sys::Object::new().unchecked_into();
+    let ctx = Context::new(js_sys::Object::new().unchecked_into());
+    let mut served: Pin<Box<dyn Future<Output = web_sys::Response>>> =
+        Box::pin(serve(req, env, ctx, Rc::new(config), Logging::Off));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let _ = served.as_mut().poll(&mut cx);
+}
+
+/// Parses the deployment's configuration at isolate start, from the bindings the runtime
+/// offers at module scope, so the first request does not pay for it. Only a valid
+/// configuration is kept here: when the bindings are not offered (an older runtime, the
+/// `disallow_importable_env` flag) or do not parse, nothing is kept and the first request
+/// reads its own `env` and reports any problem as before.
+pub fn preload_config() {
+    let env = MODULE_ENV.with(JsValue::clone);
+    if !env.is_object() {
+        return;
+    }
+    let raw = read_raw_config(env.unchecked_ref());
+    if raw.issuers.is_none() {
+        return;
+    }
+    if let Ok(config) = Config::parse(raw.issuers.as_deref(), &raw.vars) {
+        install_config(Ok(Rc::new(config)));
+    }
+}
+
 /// The configuration, validated on the first request of the isolate and kept: bindings
 /// and secrets cannot change under a running isolate (a new version or secret starts new
 /// isolates), so reading ~30 bindings across the JS boundary on every request would be
@@ -387,12 +459,17 @@ fn load_config(env: &Env) -> Result<Rc<Config>, Rejection> {
     }
     let raw = read_raw_config(env);
     let parsed = Config::parse(raw.issuers.as_deref(), &raw.vars).map(Rc::new);
-    CONFIG.with(|c| *c.borrow_mut() = Some(parsed.clone()));
+    install_config(parsed.clone());
+    parsed.map_err(Rejection::Config)
+}
+
+/// Keeps the isolate's configuration and sizes its caches from it.
+fn install_config(parsed: ParsedConfig) {
     let entries = parsed.as_ref().map_or(0, |c| c.token_cache_entries);
     TOKENS.with(|t| *t.borrow_mut() = TokenCache::new(entries));
     let replay = parsed.as_ref().map_or(0, |c| c.dpop_replay_entries);
     DPOP_REPLAY.with(|r| *r.borrow_mut() = ReplayCache::new(replay));
-    parsed.map_err(Rejection::Config)
+    CONFIG.with(|c| *c.borrow_mut() = Some(parsed));
 }
 
 /// Reads `ISSUERS` and every known var. Numbers and booleans in `[vars]` are accepted and

@@ -45,4 +45,8 @@ async fn fetch(
 #[worker::event(start)]
 fn start() {
     warm::run();
+    edge::preload_config();
+    if let Some(config) = warm::fixture_config() {
+        edge::warm_up(config);
+    }
 }

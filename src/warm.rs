@@ -27,10 +27,7 @@ const TOKENS: [&str; 3] = [
 /// Runs the warm-up; returns how many of the built-in tokens verified (all of them, unless
 /// the fixtures and the code disagree, which the unit test below catches).
 pub fn run() -> usize {
-    let issuers = format!(
-        r#"[{{"issuer":"{FIXTURE_ISSUER}","jwks_uri":"{FIXTURE_ISSUER}jwks","audiences":["api://edgeguard-fixtures"]}}]"#
-    );
-    let Ok(config) = Config::parse(Some(&issuers), &HashMap::new()) else {
+    let Some(config) = fixture_config() else {
         return 0;
     };
     let Ok(keys) = parse_jwks(FIXTURE_JWKS.as_bytes(), config.fetch.max_keys) else {
@@ -44,6 +41,15 @@ pub fn run() -> usize {
                 .is_ok()
         })
         .count()
+}
+
+/// The configuration the warm-up runs under: the fixtures' issuer, defaults otherwise
+/// (every route needs a token).
+pub fn fixture_config() -> Option<Config> {
+    let issuers = format!(
+        r#"[{{"issuer":"{FIXTURE_ISSUER}","jwks_uri":"{FIXTURE_ISSUER}jwks","audiences":["api://edgeguard-fixtures"]}}]"#
+    );
+    Config::parse(Some(&issuers), &HashMap::new()).ok()
 }
 
 #[cfg(test)]
