@@ -5,7 +5,7 @@
 # Runs scripts/setup.sh first if a tool is missing or at the wrong version.
 #
 # Usage: scripts/build.sh [--if-stale] [extra cargo build args...]
-#   --if-stale  do nothing when build/ is newer than every input (src/, Cargo.toml,
+#   --if-stale  do nothing when build/ is newer than every input (src/, crates/, Cargo.toml,
 #               Cargo.lock, build.rs, these scripts). wrangler.toml's [build] command uses it,
 #               so `wrangler dev`/`wrangler deploy` right after a build do not build again.
 set -euo pipefail
@@ -32,7 +32,7 @@ report_size() {
 build_is_fresh() {
   [ -f "$STAMP" ] && [ -s "$OUT_DIR/index.js" ] && [ -s "$OUT_DIR/index_bg.wasm" ] || return 1
   local inputs=() p newer
-  for p in src Cargo.toml Cargo.lock build.rs rust-toolchain.toml rust-toolchain .cargo \
+  for p in src crates Cargo.toml Cargo.lock build.rs rust-toolchain.toml rust-toolchain .cargo \
     scripts/build.sh scripts/lib.sh; do
     [ -e "$p" ] && inputs+=("$p")
   done
