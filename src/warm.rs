@@ -58,4 +58,17 @@ mod tests {
     fn every_built_in_token_verifies() {
         assert_eq!(super::run(), super::TOKENS.len());
     }
+
+    /// `edge::warm_up` relies on this: under the fixture configuration a request without a
+    /// token is refused before any cache, KV or network access (a public or optional route
+    /// would forward it, which is I/O at isolate start).
+    #[test]
+    fn fixture_configuration_needs_a_token_everywhere() {
+        use crate::route::{applicable, strictest, AuthMode};
+        let config = super::fixture_config().expect("fixture configuration parses");
+        let rules = applicable(&config.routes, &config.default_route, "GET", "/");
+        assert_eq!(strictest(&rules), AuthMode::Required);
+        assert!(config.resource_metadata.is_none() && !config.cors_preflight);
+        assert!(config.token_cookie.is_none() && config.token_query_param.is_none());
+    }
 }
