@@ -12,11 +12,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$EG_ROOT"
 
-if ! eg_build_tools_ready; then
-  eg_log "toolchain incomplete; running scripts/setup.sh"
-  "$EG_ROOT/scripts/setup.sh"
-fi
-export WASM_BINDGEN_BIN ESBUILD_BIN WASM_OPT_BIN
+eg_ensure_build_tools
 dir="$EG_ROOT/bench/rust-passthrough"
 eg_log "building the Rust passthrough Worker (worker-build --release in bench/rust-passthrough)"
 (cd "$dir" && "$WORKER_BUILD_BIN" --release) || eg_die "worker-build failed for bench/rust-passthrough" \

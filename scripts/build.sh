@@ -46,12 +46,7 @@ if [ "$IF_STALE" = 1 ] && build_is_fresh; then
   exit 0
 fi
 
-if ! eg_build_tools_ready; then
-  eg_log "toolchain incomplete; running scripts/setup.sh"
-  "$EG_ROOT/scripts/setup.sh"
-fi
-
-export WASM_BINDGEN_BIN ESBUILD_BIN WASM_OPT_BIN
+eg_ensure_build_tools
 eg_log "worker-build --release (wasm-bindgen $(eg_tool_version "$WASM_BINDGEN_BIN"), esbuild and wasm-opt from node_modules)"
 start=$SECONDS
 started_at="$(date +%s.%N)"

@@ -107,6 +107,16 @@ eg_build_tools_ready() {
     eg_have_rust_target "$WASM_TARGET" && eg_worker_build_ok && eg_wasm_bindgen_ok && eg_node_modules_ok
 }
 
+# Runs scripts/setup.sh when a build tool is missing or at the wrong version (what
+# worker-build needs), then exports the tool paths worker-build reads.
+eg_ensure_build_tools() {
+  if ! eg_build_tools_ready; then
+    eg_log "toolchain incomplete; running scripts/setup.sh"
+    "$EG_ROOT/scripts/setup.sh"
+  fi
+  export WASM_BINDGEN_BIN ESBUILD_BIN WASM_OPT_BIN
+}
+
 # Strips the name section (and producers) from a worker-build Wasm file in place, with the
 # local wasm-opt and worker-build's own feature list, so wasm-opt never emits an encoding
 # workerd does not support. worker-build always keeps the names (--debuginfo).

@@ -173,8 +173,9 @@ type ReplayKey = [u8; 32];
 /// * Keyed by SHA-256 of (key thumbprint, `jti`): a client's `jti` only collides with its
 ///   own, and no proof text is kept.
 /// * A [`Bounded`] map: two generations of `capacity/2` entries; when the current map is
-///   full it becomes the previous one and the old previous is dropped. Under a flood of more than `capacity` proofs per window the oldest are forgotten early, so
-///   size `capacity` for the expected proof rate times the window.
+///   full it becomes the previous one and the old previous is dropped. Under a flood of
+///   more than `capacity` proofs per window the oldest are forgotten early, so size
+///   `capacity` for the expected proof rate times the window.
 /// * `capacity` 0 disables replay detection.
 #[derive(Debug)]
 pub struct ReplayCache {

@@ -44,9 +44,10 @@ async fn fetch(
 #[cfg(all(target_arch = "wasm32", feature = "worker-glue"))]
 #[worker::event(start)]
 fn start() {
-    warm::run();
-    edge::preload_config();
+    // One fixture configuration for both warm-ups (parsing it is itself part of the warm-up).
     if let Some(config) = warm::fixture_config() {
+        warm::run(&config);
         edge::warm_up(config);
     }
+    edge::preload_config();
 }

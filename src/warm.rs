@@ -24,19 +24,17 @@ const TOKENS: [&str; 3] = [
     include_str!("../fixtures/tokens/valid-eddsa.jwt"),
 ];
 
-/// Runs the warm-up; returns how many of the built-in tokens verified (all of them, unless
-/// the fixtures and the code disagree, which the unit test below catches).
-pub fn run() -> usize {
-    let Some(config) = fixture_config() else {
-        return 0;
-    };
+/// Runs the warm-up under `config` (from [`fixture_config`]); returns how many of the
+/// built-in tokens verified (all of them, unless the fixtures and the code disagree, which
+/// the unit test below catches).
+pub fn run(config: &Config) -> usize {
     let Ok(keys) = parse_jwks(FIXTURE_JWKS.as_bytes(), config.fetch.max_keys) else {
         return 0;
     };
     TOKENS
         .iter()
         .filter(|token| {
-            prepare(token.trim(), &config)
+            prepare(token.trim(), config)
                 .and_then(|p| finish(p, Some(&keys), FIXTURE_NOW, 0))
                 .is_ok()
         })
@@ -56,7 +54,8 @@ pub fn fixture_config() -> Option<Config> {
 mod tests {
     #[test]
     fn every_built_in_token_verifies() {
-        assert_eq!(super::run(), super::TOKENS.len());
+        let config = super::fixture_config().expect("fixture configuration parses");
+        assert_eq!(super::run(&config), super::TOKENS.len());
     }
 
     /// `edge::warm_up` relies on this: under the fixture configuration a request without a
