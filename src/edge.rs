@@ -9,6 +9,7 @@ use crate::error::{ConfigError, EdgeResponse, ExtractError, Rejection};
 use crate::extract::{find_token_with_scheme, Offered, Scheme};
 use crate::fetcher::{fresh_generation, keys_for, Want};
 use crate::forward;
+use crate::path::RequestPath;
 use crate::pipeline::{finish, prepare};
 use crate::route::{self, AuthMode};
 use crate::token::{Principal, UntrustedToken};
@@ -107,10 +108,16 @@ async fn serve(
         .resource_metadata
         .as_ref()
         .map(|_| metadata_url(&url));
-    match decide(&req, &url, &env, &ctx, &config).await {
-        Ok(Outcome::Metadata(doc)) => metadata_response(&doc),
-        Ok(Outcome::Forward(principal)) => {
-            forward_request(req, &url, &config, principal.as_deref()).await
+    let decided = match request_path(&url, &config) {
+        Ok(path) => decide(&req, &url, &path, &env, &ctx, &config)
+            .await
+            .map(|outcome| (outcome, path)),
+        Err(rejection) => Err((rejection, None, None)),
+    };
+    match decided {
+        Ok((Outcome::Metadata(doc), _)) => metadata_response(&doc),
+        Ok((Outcome::Forward(principal), path)) => {
+            forward_request(req, &url, &path, &config, principal.as_deref()).await
         }
         Err((rejection, iss, kid)) => {
             if logging == Logging::On {
@@ -140,11 +147,21 @@ fn metadata_url(url: &url::Url) -> String {
     format!("{}{METADATA_PATH}", url.origin().ascii_serialization())
 }
 
+/// The request's path, canonical, with its other readings; refused when it cannot be
+/// read one safe way (see `path`).
+fn request_path(url: &url::Url, config: &Config) -> Result<RequestPath, Rejection> {
+    let path = RequestPath::parse(url.path()).map_err(Rejection::BadPath)?;
+    let base = config.origin.as_ref().is_some_and(|o| o.path() != "/");
+    path.check_base(base).map_err(Rejection::BadPath)?;
+    Ok(path)
+}
+
 /// Route policy around authentication: metadata, CORS preflight, public and optional
 /// routes, the token's sources, the deny list and the route's scopes/claims/issuers.
 async fn decide(
     req: &web_sys::Request,
     url: &url::Url,
+    path: &RequestPath,
     env: &Env,
     ctx: &Context,
     config: &Config,
@@ -166,7 +183,13 @@ async fn decide(
     {
         return Ok(Outcome::Forward(None));
     }
-    let rules = route::applicable(&config.routes, &config.default_route, &method, url.path());
+    let overrides: Vec<String> = route::METHOD_OVERRIDE_HEADERS
+        .iter()
+        .filter_map(|name| headers.get(name).ok().flatten())
+        .collect();
+    let overrides: Vec<&str> = overrides.iter().map(String::as_str).collect();
+    let methods = route::method_readings(&method, &overrides);
+    let rules = route::applicable(&config.routes, &config.default_route, &methods, path);
     let auth = route::strictest(&rules);
     if auth == AuthMode::Public {
         return Ok(Outcome::Forward(None));
@@ -350,10 +373,11 @@ async fn authenticate(
 async fn forward_request(
     req: web_sys::Request,
     url: &url::Url,
+    path: &RequestPath,
     config: &Config,
     principal: Option<&Principal>,
 ) -> web_sys::Response {
-    match try_forward(&req, url, config, principal).await {
+    match try_forward(&req, url, path, config, principal).await {
         Ok(response) => response,
         Err(e) => {
             let rejection = Rejection::BadGateway;
@@ -369,12 +393,14 @@ async fn forward_request(
 async fn try_forward(
     req: &web_sys::Request,
     url: &url::Url,
+    path: &RequestPath,
     config: &Config,
     principal: Option<&Principal>,
 ) -> Result<web_sys::Response, String> {
     let js_err = |e: JsValue| e.as_string().unwrap_or_else(|| format!("{e:?}"));
     let target = forward::target_url(
         url,
+        path.canonical(),
         config.origin.as_ref(),
         config.token_query_param.as_deref(),
     );

@@ -20,6 +20,31 @@ pub enum ExtractError {
     Multiple,
 }
 
+/// Why a request path is refused before any rule is applied (see `path`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathError {
+    /// Encodings stacked so deep that the path has too many readings to check them all.
+    TooManyReadings,
+    /// `ORIGIN` has a base path and some reading of the path climbs above it.
+    EscapesBasePath,
+}
+
+impl PathError {
+    fn description(self) -> &'static str {
+        match self {
+            Self::TooManyReadings => "path has too many encodings",
+            Self::EscapesBasePath => "path leaves the origin's base path",
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Self::TooManyReadings => "path_too_ambiguous",
+            Self::EscapesBasePath => "path_escapes_base",
+        }
+    }
+}
+
 /// Why a token was refused (parse, key selection, signature and claim phases).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenError {
@@ -208,6 +233,8 @@ pub enum Rejection {
     MissingToken,
     /// 400 `invalid_request`.
     InvalidRequest(ExtractError),
+    /// 400 `invalid_request`, without a challenge: the path, not the token, is at fault.
+    BadPath(PathError),
     /// 401 `invalid_token`.
     InvalidToken(TokenError),
     /// 403 `insufficient_scope`: authenticated, but the route's rule is not met.
@@ -255,7 +282,7 @@ impl Rejection {
     pub fn status(&self) -> u16 {
         match self {
             Self::MissingToken | Self::InvalidToken(_) | Self::InvalidDpop(_) => 401,
-            Self::InvalidRequest(_) => 400,
+            Self::InvalidRequest(_) | Self::BadPath(_) => 400,
             Self::Forbidden(_) => 403,
             Self::KeysUnavailable(_) => 503,
             Self::Config(_) => 500,
@@ -267,7 +294,7 @@ impl Rejection {
     pub fn error_code(&self) -> &'static str {
         match self {
             Self::MissingToken => "missing_token",
-            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidRequest(_) | Self::BadPath(_) => "invalid_request",
             Self::InvalidToken(_) => "invalid_token",
             Self::Forbidden(_) => "insufficient_scope",
             Self::InvalidDpop(e) => e.error_code(),
@@ -282,6 +309,7 @@ impl Rejection {
         match self {
             Self::MissingToken => "bearer token required".into(),
             Self::InvalidRequest(_) => "more than one token".into(),
+            Self::BadPath(e) => e.description().into(),
             Self::InvalidToken(e) => e.description().into(),
             Self::Forbidden(f) => f.reason.into(),
             Self::InvalidDpop(e) => e.description().into(),
@@ -297,6 +325,7 @@ impl Rejection {
         match self {
             Self::MissingToken => "missing_token".into(),
             Self::InvalidRequest(_) => "multiple_tokens".into(),
+            Self::BadPath(e) => e.code().into(),
             Self::InvalidToken(e) => e.code().into(),
             Self::Forbidden(f) => format!("forbidden: {}", f.reason),
             Self::InvalidDpop(e) => e.code().into(),
@@ -371,7 +400,7 @@ impl Rejection {
             Self::KeysUnavailable(_) => {
                 headers.push(("retry-after", retry_after_secs.to_string()));
             }
-            Self::Config(_) | Self::BadGateway => {}
+            Self::BadPath(_) | Self::Config(_) | Self::BadGateway => {}
         }
         let body = json!({ "error": self.error_code(), "error_description": description });
         EdgeResponse {

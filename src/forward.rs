@@ -8,9 +8,15 @@ use crate::token::Principal;
 use serde_json::Value;
 use url::Url;
 
-/// The URL the request goes to: `ORIGIN` + path + query, or (route mode) its own URL.
-/// `drop_param` removes a query-string token before it can reach the origin.
-pub fn target_url(request: &Url, origin: Option<&Url>, drop_param: Option<&str>) -> String {
+/// The URL the request goes to: `ORIGIN` + canonical path + query, or (route mode) its
+/// own URL with the canonical path. `drop_param` removes a query-string token before it
+/// can reach the origin.
+pub fn target_url(
+    request: &Url,
+    canonical_path: &str,
+    origin: Option<&Url>,
+    drop_param: Option<&str>,
+) -> String {
     let query = match (request.query(), drop_param) {
         (Some(q), Some(name)) => Some(remove_query_param(q, name)).filter(|q| !q.is_empty()),
         (q, _) => q.map(str::to_owned),
@@ -19,11 +25,12 @@ pub fn target_url(request: &Url, origin: Option<&Url>, drop_param: Option<&str>)
         None => {
             let mut u = request.clone();
             u.set_query(None);
+            u.set_path(canonical_path);
             u.as_str().to_owned()
         }
         Some(base) => {
             let mut out = base.as_str().trim_end_matches('/').to_owned();
-            out.push_str(request.path());
+            out.push_str(canonical_path);
             out
         }
     };
@@ -115,23 +122,40 @@ mod tests {
         let req = Url::parse("https://api.example.com/v1/items?x=1&y=%20").unwrap();
         let origin = Url::parse("https://backend.internal/base/").unwrap();
         assert_eq!(
-            target_url(&req, Some(&origin), None),
+            target_url(&req, req.path(), Some(&origin), None),
             "https://backend.internal/base/v1/items?x=1&y=%20"
         );
         let bare = Url::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!(
-            target_url(&req, Some(&bare), None),
+            target_url(&req, req.path(), Some(&bare), None),
             "http://127.0.0.1:8080/v1/items?x=1&y=%20"
+        );
+    }
+
+    #[test]
+    fn the_canonical_path_is_what_goes_out() {
+        let req = Url::parse("https://api.example.com//admin/./users?x=1").unwrap();
+        let origin = Url::parse("https://backend.internal/api").unwrap();
+        assert_eq!(
+            target_url(&req, "/admin/users", Some(&origin), None),
+            "https://backend.internal/api/admin/users?x=1"
+        );
+        assert_eq!(
+            target_url(&req, "/admin/users", None, None),
+            "https://api.example.com/admin/users?x=1"
         );
     }
 
     #[test]
     fn route_mode_keeps_the_request_url() {
         let req = Url::parse("https://api.example.com/v1?q").unwrap();
-        assert_eq!(target_url(&req, None, None), "https://api.example.com/v1?q");
+        assert_eq!(
+            target_url(&req, req.path(), None, None),
+            "https://api.example.com/v1?q"
+        );
         let with_token = Url::parse("https://api.example.com/v1?t=a.b.c").unwrap();
         assert_eq!(
-            target_url(&with_token, None, Some("t")),
+            target_url(&with_token, with_token.path(), None, Some("t")),
             "https://api.example.com/v1"
         );
     }

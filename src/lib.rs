@@ -18,6 +18,7 @@ pub mod extract;
 pub mod forward;
 pub mod json;
 pub mod jwks;
+pub mod path;
 pub mod pipeline;
 pub mod policy;
 pub mod route;

@@ -63,9 +63,16 @@ mod tests {
     /// would forward it, which is I/O at isolate start).
     #[test]
     fn fixture_configuration_needs_a_token_everywhere() {
-        use crate::route::{applicable, strictest, AuthMode};
+        use crate::path::RequestPath;
+        use crate::route::{applicable, method_readings, strictest, AuthMode};
         let config = super::fixture_config().expect("fixture configuration parses");
-        let rules = applicable(&config.routes, &config.default_route, "GET", "/");
+        let root = RequestPath::parse("/").unwrap();
+        let rules = applicable(
+            &config.routes,
+            &config.default_route,
+            &method_readings("GET", &[]),
+            &root,
+        );
         assert_eq!(strictest(&rules), AuthMode::Required);
         assert!(config.resource_metadata.is_none() && !config.cors_preflight);
         assert!(config.token_cookie.is_none() && config.token_query_param.is_none());

@@ -1,6 +1,7 @@
 // HTTP client + assertions shared by the e2e tests.
 import assert from "node:assert/strict";
 import http from "node:http";
+import net from "node:net";
 
 /**
  * Request to the gateway.  opts: {token (string or promise), auth, method, headers, body, timeoutMs}
@@ -58,6 +59,71 @@ export function rawCall(base, path, rawHeaders, { method = "GET", timeoutMs = 15
     req.on("error", reject);
     req.end();
   });
+}
+
+/**
+ * Request over a bare TCP socket: the request line goes out byte for byte
+ * (`//admin`, `/./x`, `/a;b`, `..%2F`), which fetch and node:http would
+ * normalise or refuse. headers: {name: value}. Reads until the server closes.
+ * Returns {status, headers, text, json}.
+ */
+export function tcpCall(base, target, { method = "GET", headers = {}, timeoutMs = 15000 } = {}) {
+  const u = new URL(base);
+  const lines = [`${method} ${target} HTTP/1.1`, `host: ${u.host}`, "connection: close"];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  const request = `${lines.join("\r\n")}\r\n\r\n`;
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: u.hostname, port: Number(u.port) });
+    const chunks = [];
+    const timer = setTimeout(() => socket.destroy(new Error(`timeout after ${timeoutMs} ms: ${method} ${target.slice(0, 80)}`)), timeoutMs);
+    socket.on("connect", () => socket.write(request, "latin1"));
+    socket.on("data", (c) => chunks.push(c));
+    socket.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    socket.on("close", () => {
+      clearTimeout(timer);
+      try {
+        resolve(parseHttpResponse(Buffer.concat(chunks), method));
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+/** A whole HTTP/1.1 response (Content-Length, chunked or close-delimited). */
+function parseHttpResponse(buf, method) {
+  const end = buf.indexOf("\r\n\r\n");
+  if (end < 0) throw new Error(`no complete response head: ${JSON.stringify(buf.toString("latin1").slice(0, 200))}`);
+  const [statusLine, ...headerLines] = buf.subarray(0, end).toString("latin1").split("\r\n");
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1]);
+  const headers = new Headers();
+  for (const line of headerLines) {
+    const i = line.indexOf(":");
+    headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
+  }
+  let body = buf.subarray(end + 4);
+  if (method === "HEAD") body = Buffer.alloc(0);
+  else if (/\bchunked\b/i.test(headers.get("transfer-encoding") ?? "")) {
+    const parts = [];
+    let at = 0;
+    for (;;) {
+      const eol = body.indexOf("\r\n", at);
+      const size = parseInt(body.subarray(at, eol).toString("latin1"), 16);
+      if (!(size > 0)) break;
+      parts.push(body.subarray(eol + 2, eol + 2 + size));
+      at = eol + 2 + size + 2;
+    }
+    body = Buffer.concat(parts);
+  } else if (headers.has("content-length")) body = body.subarray(0, Number(headers.get("content-length")));
+  const text = body.toString("utf8");
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status, headers, text, json };
 }
 
 /** Parses `Bearer a="b", c="d"` into {scheme, params}. */
