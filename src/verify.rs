@@ -254,34 +254,39 @@ mod tests {
 
     #[cfg(feature = "extra-curves")]
     #[test]
-    fn es384_accepts_high_s() {
+    fn es384_and_es256k_accept_high_s() {
         use p384::ecdsa::signature::Signer;
-        let signer = p384::ecdsa::SigningKey::from_slice(&[7u8; 48]).unwrap();
-        let point = signer.verifying_key().to_encoded_point(false);
-        let key = key(ec_jwk("P-384", point.as_bytes()));
-        for message in MESSAGES {
-            let sig: p384::ecdsa::Signature = signer.sign(message);
-            high_and_low_s_both_verify(Alg::Es384, &key, message, &sig.to_bytes(), &hex(P384_N));
-        }
-    }
-
-    #[cfg(feature = "extra-curves")]
-    #[test]
-    fn es256k_accepts_high_s() {
-        use k256::ecdsa::signature::Signer;
-        let signer = k256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
-        let point = signer.verifying_key().to_encoded_point(false);
-        let key = key(ec_jwk("secp256k1", point.as_bytes()));
-        for message in MESSAGES {
-            // k256 signs low-S; its twin is the high-S one its own verifier refuses.
-            let sig: k256::ecdsa::Signature = signer.sign(message);
-            high_and_low_s_both_verify(
+        let p384 = p384::ecdsa::SigningKey::from_slice(&[7u8; 48]).unwrap();
+        // k256 signs low-S; the twin is the high-S one its own verifier refuses.
+        let k256 = k256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+        type Sign<'a> = &'a dyn Fn(&[u8]) -> Vec<u8>;
+        let cases: [(Alg, &str, Vec<u8>, Sign, &str); 2] = [
+            (
+                Alg::Es384,
+                "P-384",
+                p384.verifying_key()
+                    .to_encoded_point(false)
+                    .as_bytes()
+                    .to_vec(),
+                &|m| Signer::<p384::ecdsa::Signature>::sign(&p384, m).to_vec(),
+                P384_N,
+            ),
+            (
                 Alg::Es256k,
-                &key,
-                message,
-                &sig.to_bytes(),
-                &hex(SECP256K1_N),
-            );
+                "secp256k1",
+                k256.verifying_key()
+                    .to_encoded_point(false)
+                    .as_bytes()
+                    .to_vec(),
+                &|m| Signer::<k256::ecdsa::Signature>::sign(&k256, m).to_vec(),
+                SECP256K1_N,
+            ),
+        ];
+        for (alg, crv, point, sign, n) in cases {
+            let key = key(ec_jwk(crv, &point));
+            for message in MESSAGES {
+                high_and_low_s_both_verify(alg, &key, message, &sign(message), &hex(n));
+            }
         }
     }
 }
