@@ -951,6 +951,27 @@ mod tests {
     }
 
     #[test]
+    fn the_high_s_twin_of_a_used_proof_is_a_replay() {
+        use crate::verify::tests::{hex, negate_s, P256_N};
+        let proof = es256_with(|_, _| {});
+        let (signed, sig) = proof.rsplit_once('.').unwrap();
+        let twin = format!(
+            "{signed}.{}",
+            b64(negate_s(&decode_segment(sig).unwrap(), &hex(P256_N)))
+        );
+        let url = Url::parse(URL).unwrap();
+        let jkt = jkt_of("p256-a");
+        let run = |proof: &str, replay: &mut ReplayCache| {
+            verify_proof(proof, "GET", &url, AT, &jkt, NOW, &settings(), replay)
+        };
+        // Both spellings verify (high-S is accepted), but they are one proof.
+        assert_eq!(run(&twin, &mut ReplayCache::new(16)), Ok(()));
+        let mut replay = ReplayCache::new(16);
+        assert_eq!(run(&proof, &mut replay), Ok(()));
+        assert_eq!(run(&twin, &mut replay), Err(DpopError::Replayed));
+    }
+
+    #[test]
     fn replay_entries_expire_with_the_window_and_stay_bounded() {
         let s = settings();
         let mut cache = ReplayCache::new(4);

@@ -141,7 +141,7 @@ pub fn verify_hmac(alg: Alg, secret: &[u8], message: &[u8], signature: &[u8]) ->
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::jwks::{parse_entry, Ed25519Key};
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -175,7 +175,7 @@ mod tests {
     }
 
     /// `n - s` for a raw `r || s` signature over a group of order `n` (big-endian).
-    fn negate_s(signature: &[u8], n: &[u8]) -> Vec<u8> {
+    pub(crate) fn negate_s(signature: &[u8], n: &[u8]) -> Vec<u8> {
         let half = signature.len() / 2;
         let (r, s) = signature.split_at(half);
         let mut out = r.to_vec();
@@ -211,13 +211,14 @@ mod tests {
         );
     }
 
-    const P256_N: &str = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
+    pub(crate) const P256_N: &str =
+        "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
     #[cfg(feature = "extra-curves")]
     const P384_N: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973";
     #[cfg(feature = "extra-curves")]
     const SECP256K1_N: &str = "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141";
 
-    fn hex(s: &str) -> Vec<u8> {
+    pub(crate) fn hex(s: &str) -> Vec<u8> {
         (0..s.len())
             .step_by(2)
             .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
