@@ -51,6 +51,10 @@ pub const VAR_NAMES: [&str; 30] = [
 
 /// Upper bound on configured issuers: bounds the per-isolate key cache as well.
 const DEFAULT_MAX_ISSUERS: u64 = 50;
+/// Upper bound of an issuer's `max_token_age`: one year. An access token meant to live longer
+/// than that has no age limit worth configuring, and the bound keeps every sum of this value,
+/// the leeway and a claim far from any integer limit.
+pub const MAX_TOKEN_AGE_SECS: u64 = 365 * 86_400;
 
 /// Where an issuer's JWKS comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -652,12 +656,18 @@ fn parse_issuer(item: &Value, at: &str) -> Result<IssuerConfig, ConfigError> {
     };
     let max_token_age = match obj.get("max_token_age") {
         None => None,
-        Some(v) => Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-            ConfigError::new(
-                field("max_token_age"),
-                "must be a positive whole number of seconds",
-            )
-        })?),
+        Some(v) => Some(
+            v.as_u64()
+                .filter(|n| (1..=MAX_TOKEN_AGE_SECS).contains(n))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        field("max_token_age"),
+                        format!(
+                            "must be a whole number of seconds from 1 to {MAX_TOKEN_AGE_SECS} (one year)"
+                        ),
+                    )
+                })?,
+        ),
     };
     let required_claims = match obj.get("required_claims") {
         None => Vec::new(),
@@ -751,6 +761,30 @@ mod tests {
             err(r#"[{"issuer":"https://i/","jwks_uri":"https://i/j","audience":["a"]}]"#).field,
             "ISSUERS[0].audience"
         );
+    }
+
+    #[test]
+    fn max_token_age_is_at_most_one_year() {
+        let with = |age: &str| {
+            format!(
+                r#"[{{"issuer":"https://i/","jwks_uri":"https://i/j","audiences":["a"],"max_token_age":{age}}}]"#
+            )
+        };
+        for bad in [
+            "0",
+            "-1",
+            "1.5",
+            r#""60""#,
+            "31536001",
+            "18446744073709551615",
+            "1e30",
+        ] {
+            assert_eq!(err(&with(bad)).field, "ISSUERS[0].max_token_age", "{bad}");
+        }
+        for (ok, secs) in [("1", 1), ("3600", 3600), ("31536000", 31_536_000)] {
+            let c = Config::parse(Some(&with(ok)), &HashMap::new()).unwrap();
+            assert_eq!(c.issuers[0].max_token_age, Some(secs));
+        }
     }
 
     #[test]

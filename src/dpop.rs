@@ -10,10 +10,10 @@
 //! Replay detection is per isolate and bounded (see [`ReplayCache`]): it stops a proof from
 //! being replayed at the same isolate within its window, not across the whole edge.
 
-use crate::alg::{Alg, KeyFamily};
+use crate::alg::Alg;
 use crate::cache::Bounded;
 use crate::json::parse_object;
-use crate::jwks::{parse_entry, PublicKey};
+use crate::jwks::parse_entry;
 use crate::token::{decode_segment, split_compact};
 use crate::verify::verify_public;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -28,7 +28,7 @@ pub const MAX_PROOF_BYTES: usize = 8192;
 /// Longest `jti` accepted (bytes).
 pub const MAX_JTI_BYTES: usize = 256;
 /// The algorithms a proof may be signed with: asymmetric only (never `none`, never `HS*`),
-/// each with a key family [`key_fits`] knows. Exact, case-sensitive names.
+/// the default list (so ES384/ES256K keys never fit a proof). Exact, case-sensitive names.
 pub const DPOP_ALGS: [Alg; 8] = Alg::DEFAULT;
 /// The only header `typ` a proof may carry (RFC 9449 §4.2).
 const DPOP_TYP: &str = "dpop+jwt";
@@ -301,16 +301,6 @@ fn htu_matches(htu: &str, request_url: &Url) -> bool {
     Url::parse(htu).is_ok_and(|htu| htu_target(&htu) == htu_target(request_url))
 }
 
-/// May `key` verify a proof signed with `alg`?
-fn key_fits(alg: Alg, key: &PublicKey) -> bool {
-    matches!(
-        (alg.family(), key),
-        (KeyFamily::Rsa, PublicKey::Rsa(_))
-            | (KeyFamily::P256, PublicKey::P256(_))
-            | (KeyFamily::Ed25519, PublicKey::Ed25519(_))
-    )
-}
-
 /// A claim that must be present: `MissingClaim` when absent, `Malformed` when present with
 /// the wrong JSON type.
 fn required<'a, T>(
@@ -389,7 +379,8 @@ pub fn verify_proof(
         return Err(PrivateKey);
     }
     let jwk = parse_entry(&header["jwk"]).ok_or(BadKey)?;
-    if !key_fits(alg, &jwk.key) || jwk.alg.as_deref().is_some_and(|a| a != alg.name()) {
+    // The rule a JWKS key must meet for a token (family, its own `alg`).
+    if !jwk.fits(alg) {
         return Err(BadKey);
     }
 
@@ -960,6 +951,27 @@ mod tests {
     }
 
     #[test]
+    fn the_high_s_twin_of_a_used_proof_is_a_replay() {
+        use crate::verify::tests::{hex, negate_s, P256_N};
+        let proof = es256_with(|_, _| {});
+        let (signed, sig) = proof.rsplit_once('.').unwrap();
+        let twin = format!(
+            "{signed}.{}",
+            b64(negate_s(&decode_segment(sig).unwrap(), &hex(P256_N)))
+        );
+        let url = Url::parse(URL).unwrap();
+        let jkt = jkt_of("p256-a");
+        let run = |proof: &str, replay: &mut ReplayCache| {
+            verify_proof(proof, "GET", &url, AT, &jkt, NOW, &settings(), replay)
+        };
+        // Both spellings verify (high-S is accepted), but they are one proof.
+        assert_eq!(run(&twin, &mut ReplayCache::new(16)), Ok(()));
+        let mut replay = ReplayCache::new(16);
+        assert_eq!(run(&proof, &mut replay), Ok(()));
+        assert_eq!(run(&twin, &mut replay), Err(DpopError::Replayed));
+    }
+
+    #[test]
     fn replay_entries_expire_with_the_window_and_stay_bounded() {
         let s = settings();
         let mut cache = ReplayCache::new(4);
@@ -1013,6 +1025,35 @@ mod tests {
         let signed = format!("{}.{}", b64(h.to_string()), b64(claims().to_string()));
         let proof = format!("{signed}.{}", b64([0u8; 64]));
         assert_eq!(check(&proof), Err(DpopError::BadSignature));
+    }
+
+    #[test]
+    fn an_identity_point_key_verifies_no_proof() {
+        // x = the identity point; signature R = identity, S = 0: valid for any message
+        // under cofactorless verification. Bound by its own thumbprint, so only the key
+        // and the signature can refuse it.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": b64(identity)});
+        let jkt = jwk_thumbprint(jwk.as_object().unwrap()).unwrap();
+        let h = json!({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": jwk});
+        let mut signature = [0u8; 64];
+        signature[..32].copy_from_slice(&identity);
+        let url = Url::parse(URL).unwrap();
+        for htm in ["GET", "POST"] {
+            let mut c = claims();
+            c["htm"] = json!(htm);
+            let proof = format!(
+                "{}.{}.{}",
+                b64(h.to_string()),
+                b64(c.to_string()),
+                b64(signature)
+            );
+            let mut replay = ReplayCache::new(16);
+            let r = verify_proof(&proof, htm, &url, AT, &jkt, NOW, &settings(), &mut replay);
+            assert_eq!(r, Err(DpopError::BadKey), "{htm}");
+            assert!(replay.is_empty());
+        }
     }
 
     #[test]

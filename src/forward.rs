@@ -81,29 +81,39 @@ pub fn plan(principal: &Principal, config: &Config) -> HeaderPlan {
     }
 }
 
-/// A claim as a header value: strings as they are, arrays joined with `,` (elements as
-/// strings or JSON), other values as JSON; always passed through [`header_safe`].
+/// A claim as a header value: an array is its elements joined with `,`, anything else one
+/// element; an element is a string as it is, any other JSON value as JSON text; each element
+/// goes through [`header_safe`], so every `,` in the value separates elements.
 fn claim_header_value(value: &Value) -> Option<String> {
-    let text = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+    let element = |v: &Value| match v {
+        Value::String(s) => header_safe(s),
+        other => header_safe(&other.to_string()),
     };
-    let raw = match value {
-        Value::Null => return None,
-        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(","),
-        other => text(other),
-    };
-    Some(header_safe(&raw))
+    match value {
+        Value::Null => None,
+        Value::Array(items) => Some(items.iter().map(element).collect::<Vec<_>>().join(",")),
+        other => Some(element(other)),
+    }
 }
 
-/// Makes a claim value safe for an HTTP header: printable ASCII passes through, everything
-/// else (CR, LF, other controls, non-ASCII) and `%` itself are percent-encoded as UTF-8, so
-/// no value can split a header or be rejected by the runtime. The exact value is always
-/// available, signed, in the claims header.
+/// Makes one value safe and unambiguous in an HTTP header: printable ASCII passes through;
+/// `%`, `,`, leading and trailing spaces, and everything outside printable ASCII (CR, LF, HTAB,
+/// other controls, non-ASCII) are percent-encoded as UTF-8. So no value can split a header or
+/// be rejected by the runtime, a `,` in the header only ever separates array elements, and
+/// the spaces Fetch strips from a header's ends (and HTTP list parsing strips around each
+/// `,`) survive. The origin decodes by splitting on `,` and percent-decoding each part; the
+/// exact claims are always available, signed, in the claims header.
 pub fn header_safe(value: &str) -> String {
+    let inner = value.trim_matches(' ');
+    let start = value.len() - value.trim_start_matches(' ').len();
+    let end = start + inner.len();
     let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if (0x20..0x7f).contains(&b) && b != b'%' {
+    for (i, b) in value.bytes().enumerate() {
+        let plain = (0x20..0x7f).contains(&b)
+            && b != b'%'
+            && b != b','
+            && (b != b' ' || (start..end).contains(&i));
+        if plain {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -116,6 +126,7 @@ pub fn header_safe(value: &str) -> String {
 mod tests {
     use super::*;
     use crate::token::Principal;
+    use serde_json::json;
 
     #[test]
     fn origin_gets_path_and_query_appended() {
@@ -190,6 +201,56 @@ mod tests {
             p.remove.iter().any(|n| n == "X-Missing"),
             "client copies are removed even when unset"
         );
+    }
+
+    /// The origin's side of the documented encoding: split on `,`, percent-decode each.
+    fn decode(header: &str) -> Vec<String> {
+        header
+            .split(',')
+            .map(|part| {
+                let (mut out, bytes, mut i) = (Vec::new(), part.as_bytes(), 0);
+                while i < bytes.len() {
+                    if bytes[i] == b'%' {
+                        out.push(u8::from_str_radix(&part[i + 1..i + 3], 16).unwrap());
+                        i += 3;
+                    } else {
+                        out.push(bytes[i]);
+                        i += 1;
+                    }
+                }
+                String::from_utf8(out).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn claim_arrays_and_edge_spaces_arrive_distinguishable() {
+        let header = |v: Value| claim_header_value(&v).unwrap();
+        assert_eq!(header(json!(["a,b"])), "a%2Cb");
+        assert_eq!(header(json!(["a", "b"])), "a,b");
+        assert_eq!(header(json!(" admin")), "%20admin");
+        assert_eq!(header(json!("admin ")), "admin%20");
+        assert_eq!(header(json!(["a", " b "])), "a,%20b%20");
+        assert_eq!(header(json!(["a", ""])), "a,");
+        // Inner spaces and other printable ASCII stay as they are.
+        assert_eq!(header(json!("Ada Lovelace")), "Ada Lovelace");
+        assert_eq!(header(json!("a@b.test")), "a@b.test");
+        // A comma is a list separator in every value, scalar strings and JSON text included.
+        assert_eq!(header(json!("Doe, John")), "Doe%2C John");
+        assert_eq!(header(json!([{"a": 1, "b": 2}, 3])), r#"{"a":1%2C"b":2},3"#);
+        // Every array round-trips through the origin's decoding, element by element.
+        for items in [
+            vec!["a,b"],
+            vec!["a", "b"],
+            vec![" admin", "user "],
+            vec!["  ", "\t", "%2C", "%", "é,ü", "x\r\ny"],
+            vec!["", ""],
+        ] {
+            assert_eq!(decode(&header(json!(items))), items, "{items:?}");
+        }
+        // Identity headers follow the same rule.
+        assert_eq!(header_safe(" alice"), "%20alice");
+        assert_eq!(header_safe("a,b"), "a%2Cb");
     }
 
     #[test]

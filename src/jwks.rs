@@ -5,17 +5,16 @@
 use crate::alg::{Alg, KeyFamily};
 #[cfg(feature = "extra-curves")]
 use crate::alg_ec::{p384_key, secp256k1_key, P384Key, Secp256k1Key};
+use crate::ed25519::ed25519_key;
+pub use crate::ed25519::Ed25519Key;
 use crate::error::JwksError;
 use crate::json::parse_strict;
 use crate::rsa_fast::RsaKey;
-use jwt_compact::alg::Ed25519;
 use jwt_compact::jwk::JsonWebKey;
-use jwt_compact::Algorithm;
 use serde::Deserialize;
 use serde_json::Value;
 
 pub use crate::es256_fast::P256Key;
-pub type Ed25519Key = <Ed25519 as Algorithm>::VerifyingKey;
 
 /// A public key ready to verify with: decoded and validated once, when the JWKS is parsed.
 #[derive(Debug, Clone)]
@@ -54,9 +53,9 @@ pub struct Jwk {
 }
 
 impl Jwk {
-    /// May this key verify a token signed with `alg`? (RFC 7517 §4.4: a key that names an
-    /// `alg` is for that algorithm only.)
-    fn fits(&self, alg: Alg) -> bool {
+    /// May this key verify a token or DPoP proof signed with `alg`? (RFC 7517 §4.4: a key
+    /// that names an `alg` is for that algorithm only.)
+    pub fn fits(&self, alg: Alg) -> bool {
         self.key.family() == alg.family() && self.alg.as_deref().is_none_or(|a| a == alg.name())
     }
 }
@@ -199,7 +198,10 @@ pub fn parse_entry(entry: &Value) -> Option<Jwk> {
                     "secp256k1" => PublicKey::Secp256k1(secp256k1_key(x, y)?),
                     _ => return None,
                 },
-                JsonWebKey::KeyPair { .. } => PublicKey::Ed25519(Ed25519Key::try_from(&jwk).ok()?),
+                // Small-order and non-canonical keys are refused here (see `ed25519`).
+                JsonWebKey::KeyPair { curve, x, .. } if curve == "Ed25519" => {
+                    PublicKey::Ed25519(ed25519_key(x)?)
+                }
                 // `Symmetric`, and any variant a future jwt-compact adds.
                 _ => return None,
             }
@@ -377,6 +379,65 @@ mod tests {
         assert_eq!(set.keys.len(), 1);
         assert_eq!(set.keys[0].kid.as_deref(), Some("rsa2048-a"));
         assert!(set.skipped >= 4);
+    }
+
+    fn okp(x_hex: &str) -> Value {
+        let x: Vec<u8> = (0..x_hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&x_hex[i..i + 2], 16).unwrap())
+            .collect();
+        use base64::Engine as _;
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(x);
+        serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x, "use": "sig"})
+    }
+
+    #[test]
+    fn small_order_and_non_canonical_ed25519_keys_are_never_loaded() {
+        let ed25519 = include_str!("../fixtures/keys/ed25519-a.private.jwk.json");
+        let mut good: Value = serde_json::from_str(ed25519).unwrap();
+        good.as_object_mut().unwrap().remove("d");
+        assert!(parse_entry(&good).is_some());
+        for (x, what) in [
+            // Small order: a signature made of them verifies many messages at once.
+            (
+                "0100000000000000000000000000000000000000000000000000000000000000",
+                "identity",
+            ),
+            (
+                "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+                "order 2",
+            ),
+            (
+                "0000000000000000000000000000000000000000000000000000000000000000",
+                "order 4",
+            ),
+            (
+                "0000000000000000000000000000000000000000000000000000000000000080",
+                "order 4, x odd",
+            ),
+            (
+                "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+                "order 8",
+            ),
+            (
+                "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+                "order 8",
+            ),
+            // y = p + 1 (the identity again) and y = p + 3 (a point of large order): a
+            // second spelling of a key gives a second thumbprint and another hashed `A`.
+            (
+                "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+                "y = p + 1",
+            ),
+            (
+                "f0ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+                "y = p + 3",
+            ),
+        ] {
+            assert!(parse_entry(&okp(x)).is_none(), "{what}");
+            let set = format!(r#"{{"keys":[{},{}]}}"#, okp(x), good);
+            assert_eq!(parse_jwks(set.as_bytes(), 64).unwrap().skipped, 1, "{what}");
+        }
     }
 
     #[test]

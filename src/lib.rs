@@ -12,6 +12,7 @@ pub mod alg_ec;
 pub mod cache;
 pub mod config;
 pub mod dpop;
+pub mod ed25519;
 pub mod error;
 pub mod es256_fast;
 pub mod extract;

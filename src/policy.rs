@@ -68,7 +68,8 @@ pub fn check(
     let mut valid_until = exp;
     if let Some(max_age) = issuer.max_token_age {
         let iat = numeric_date(claims, "iat")?.ok_or(TokenError::TooOld)?;
-        if now - iat > (max_age + leeway_secs) as f64 {
+        // Config bounds `max_age`, but the sum stays total for any value.
+        if now - iat > max_age.saturating_add(leeway_secs) as f64 {
             return Err(TokenError::TooOld);
         }
         valid_until = valid_until.min(iat + max_age as f64);
@@ -105,5 +106,65 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, 
             .map(Some)
             .ok_or(TokenError::InvalidClaim),
         Some(_) => Err(TokenError::InvalidClaim),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alg::Alg;
+    use crate::config::JwksSource;
+    use crate::token::UntrustedToken;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use serde_json::json;
+
+    const NOW: u64 = 1_700_000_000;
+    const ISS: &str = "https://issuer.policy.test/";
+
+    fn issuer(max_token_age: Option<u64>) -> IssuerConfig {
+        IssuerConfig {
+            issuer: ISS.into(),
+            jwks: JwksSource::None,
+            audiences: vec!["api".into()],
+            algorithms: vec![Alg::Rs256],
+            secret: None,
+            require_typ: None,
+            max_token_age,
+            required_claims: Vec::new(),
+        }
+    }
+
+    fn run(claims: Value, issuer: &IssuerConfig, leeway: u64) -> Result<Principal, TokenError> {
+        let b64 = |s: String| URL_SAFE_NO_PAD.encode(s);
+        let token = format!(
+            "{}.{}.c2ln",
+            b64(json!({"alg": "RS256"}).to_string()),
+            b64(claims.to_string())
+        );
+        let token = UntrustedToken::parse(&token, 8192).unwrap();
+        check(token.into_verified(Alg::Rs256), issuer, NOW, leeway)
+    }
+
+    #[test]
+    fn a_max_token_age_near_u64_max_neither_overflows_nor_wraps() {
+        // Config bounds the value (one year); the check must still be total on its own:
+        // `max_age + leeway` panicked in debug builds and wrapped to `leeway - 1` in release.
+        let claims = json!({"iss": ISS, "aud": "api", "iat": NOW - 100, "exp": NOW + 600});
+        for max_age in [u64::MAX, u64::MAX - 30, u64::MAX - 60] {
+            for leeway in [0, 60, u64::MAX] {
+                let p = run(claims.clone(), &issuer(Some(max_age)), leeway);
+                assert_eq!(
+                    p.map(|p| p.expires_at),
+                    Ok((NOW + 600) as f64),
+                    "{max_age} {leeway}"
+                );
+            }
+        }
+        // Still enforced where it binds.
+        assert_eq!(
+            run(claims, &issuer(Some(39)), 60).map(|p| p.expires_at),
+            Err(TokenError::TooOld)
+        );
     }
 }
