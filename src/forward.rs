@@ -81,37 +81,46 @@ pub fn plan(principal: &Principal, config: &Config) -> HeaderPlan {
     }
 }
 
-/// A claim as a header value: an array is its elements joined with `,`, anything else one
-/// element; an element is a string as it is, any other JSON value as JSON text; each element
-/// goes through [`header_safe`], so every `,` in the value separates elements.
+/// A claim as a header value: an array is its elements joined with `,`, each element's own
+/// `,` percent-encoded, so `["a,b"]` and `["a", "b"]` differ; anything else is one value.
+/// Strings are as they are, other JSON values JSON text (a top-level object stays JSON);
+/// everything goes through [`header_safe`].
 fn claim_header_value(value: &Value) -> Option<String> {
-    let element = |v: &Value| match v {
-        Value::String(s) => header_safe(s),
-        other => header_safe(&other.to_string()),
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     };
     match value {
         Value::Null => None,
-        Value::Array(items) => Some(items.iter().map(element).collect::<Vec<_>>().join(",")),
-        other => Some(element(other)),
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .map(|item| encode(&text(item), true))
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        other => Some(header_safe(&text(other))),
     }
 }
 
-/// Makes one value safe and unambiguous in an HTTP header: printable ASCII passes through;
-/// `%`, `,`, leading and trailing spaces, and everything outside printable ASCII (CR, LF, HTAB,
-/// other controls, non-ASCII) are percent-encoded as UTF-8. So no value can split a header or
-/// be rejected by the runtime, a `,` in the header only ever separates array elements, and
-/// the spaces Fetch strips from a header's ends (and HTTP list parsing strips around each
-/// `,`) survive. The origin decodes by splitting on `,` and percent-decoding each part; the
+/// Makes a value safe and exact in an HTTP header: printable ASCII passes through; `%`,
+/// leading and trailing spaces, and everything outside printable ASCII (CR, LF, HTAB, other
+/// controls, non-ASCII) are percent-encoded as UTF-8. So no value can split a header or be
+/// rejected by the runtime, and the spaces Fetch strips from a header's ends survive. The
 /// exact claims are always available, signed, in the claims header.
 pub fn header_safe(value: &str) -> String {
-    let inner = value.trim_matches(' ');
+    encode(value, false)
+}
+
+/// [`header_safe`], also encoding `,` when `comma` (an array element).
+fn encode(value: &str, comma: bool) -> String {
     let start = value.len() - value.trim_start_matches(' ').len();
-    let end = start + inner.len();
+    let end = value.trim_end_matches(' ').len().max(start);
     let mut out = String::with_capacity(value.len());
     for (i, b) in value.bytes().enumerate() {
         let plain = (0x20..0x7f).contains(&b)
             && b != b'%'
-            && b != b','
+            && !(comma && b == b',')
             && (b != b' ' || (start..end).contains(&i));
         if plain {
             out.push(b as char);
@@ -235,8 +244,10 @@ mod tests {
         // Inner spaces and other printable ASCII stay as they are.
         assert_eq!(header(json!("Ada Lovelace")), "Ada Lovelace");
         assert_eq!(header(json!("a@b.test")), "a@b.test");
-        // A comma is a list separator in every value, scalar strings and JSON text included.
-        assert_eq!(header(json!("Doe, John")), "Doe%2C John");
+        // Only an array's own commas separate: elements' commas are encoded, a scalar's and a
+        // top-level object's stay (an object is still JSON).
+        assert_eq!(header(json!("Doe, John")), "Doe, John");
+        assert_eq!(header(json!({"a": 1, "b": 2})), r#"{"a":1,"b":2}"#);
         assert_eq!(header(json!([{"a": 1, "b": 2}, 3])), r#"{"a":1%2C"b":2},3"#);
         // Every array round-trips through the origin's decoding, element by element.
         for items in [
@@ -248,9 +259,9 @@ mod tests {
         ] {
             assert_eq!(decode(&header(json!(items))), items, "{items:?}");
         }
-        // Identity headers follow the same rule.
+        // Identity headers keep their edge spaces too.
         assert_eq!(header_safe(" alice"), "%20alice");
-        assert_eq!(header_safe("a,b"), "a%2Cb");
+        assert_eq!(header_safe("   "), "%20%20%20");
     }
 
     #[test]
