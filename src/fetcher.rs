@@ -12,6 +12,7 @@
 //!   redirects are not followed (a key endpoint that moves is a configuration change).
 
 use crate::config::{check_fetch_url, Config, IssuerConfig};
+use crate::edge::now_secs;
 use crate::error::JwksError;
 use crate::json::parse_object;
 pub use crate::jwks::Want;
@@ -108,6 +109,9 @@ pub async fn keys_for(
         s.in_flight_since = Some(now);
     });
     let fetched = fetch_keys(config, issuer, now).await;
+    // The back-off runs from when the attempt ended: a fetch that timed out must not have
+    // used its back-off up while it was waiting.
+    let ended = now_secs().max(now);
     with_state(&issuer.issuer, |s| {
         s.in_flight_since = None;
         match &fetched {
@@ -117,7 +121,7 @@ pub async fn keys_for(
             }
             Err(e) => {
                 s.failures = s.failures.saturating_add(1);
-                s.last_failure = Some((now, e.clone()));
+                s.last_failure = Some((ended, e.clone()));
             }
         }
     });
