@@ -11,7 +11,7 @@
 //! * network fetches are bounded in time (abort) and size (streamed with a byte cap), and
 //!   redirects are not followed (a key endpoint that moves is a configuration change).
 
-use crate::config::{check_fetch_url, Config, IssuerConfig};
+use crate::config::{check_fetch_url, Config, IssuerConfig, JwksSource};
 use crate::edge::now_secs;
 use crate::error::JwksError;
 use crate::json::parse_object;
@@ -50,7 +50,7 @@ struct IssuerState {
     /// await it (a Worker must not wait on another request's I/O); they keep using the
     /// cached set if there is one, so one fetch at a time reaches the issuer. A start time
     /// rather than a flag: a request cancelled mid-fetch cannot leave it set for longer
-    /// than the fetch timeout.
+    /// than an attempt can take (`attempt_ms`).
     in_flight_since: Option<u64>,
 }
 
@@ -79,7 +79,7 @@ pub async fn keys_for(
     }
     // Read after the KV await: another request may have changed the state meanwhile.
     let (state, cached) = with_state(&issuer.issuer, |s| {
-        let timeout = config.fetch.timeout_ms.div_ceil(1000);
+        let timeout = attempt_ms(config, issuer).div_ceil(1000);
         let state = FetchState {
             cached: s.keys.keys().map(|(_, f)| *f),
             last_attempt: s.last_attempt,
@@ -167,7 +167,7 @@ async fn wait_for_other_fetch(
     now: u64,
 ) -> Result<Rc<KeySet>, JwksError> {
     const STEP_MS: u64 = 10;
-    for _ in 0..=(config.fetch.timeout_ms / STEP_MS + 1) {
+    for _ in 0..=(attempt_ms(config, issuer) / STEP_MS + 1) {
         Delay::from(Duration::from_millis(STEP_MS)).await;
         let (keys, in_flight) = with_state(&issuer.issuer, |s| {
             (
@@ -185,6 +185,15 @@ async fn wait_for_other_fetch(
     Err(JwksError::Fetch(
         "the fetch in progress for this issuer failed".into(),
     ))
+}
+
+/// The longest one attempt can take: each GET is bounded by `JWKS_TIMEOUT_MS`, and
+/// discovery adds one before the JWKS.
+fn attempt_ms(config: &Config, issuer: &IssuerConfig) -> u64 {
+    match issuer.jwks {
+        JwksSource::Discovery(_) => 2 * config.fetch.timeout_ms,
+        _ => config.fetch.timeout_ms,
+    }
 }
 
 fn with_state<R>(issuer: &str, f: impl FnOnce(&mut IssuerState) -> R) -> R {
