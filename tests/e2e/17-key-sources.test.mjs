@@ -141,6 +141,27 @@ describe("a discovered jwks_uri is resolved again when its freshness runs out", 
     assert.equal(s.hits("/old/jwks"), oldHits, "the old jwks_uri is not used any more");
   });
 
+  test("a new isolate with the same KV: the discovered jwks_uri in the record is resolved again too", async () => {
+    const s = await server();
+    const dir = kvDir();
+    const issuer = `${s.url}/tenant-kv-moves`;
+    s.set(`/tenant-kv-moves${WK}`, { json: discoveryDoc(issuer, `${s.url}/kv-old/jwks`) });
+    s.set("/kv-old/jwks", keysOf(rsaA));
+    s.set("/kv-new/jwks", keysOf(rsaB));
+    const g1 = await gateway({ issuers: [issuerItem(issuer)], vars, kvPersist: dir });
+    assertForwarded(await call(g1.url, "/a", { token: await mint(rsaA, {}, {}, { iss: issuer }) }), "/a");
+    assert.ok(await kvRecord(g1, issuer), "KV record written");
+    await g1.close();
+
+    s.set(`/tenant-kv-moves${WK}`, { json: discoveryDoc(issuer, `${s.url}/kv-new/jwks`) });
+    await sleep(1100);
+    const g2 = await gateway({ issuers: [issuerItem(issuer)], vars, kvPersist: dir });
+    assertForwarded(await call(g2.url, "/b", { token: await mint(rsaB, {}, {}, { iss: issuer }) }), "/b");
+    assert.equal(s.hits(`/tenant-kv-moves${WK}`), 2, "discovery ran again in the new isolate");
+    const record = await kvRecord(g2, issuer, (x) => x.jwks_uri === `${s.url}/kv-new/jwks`);
+    assert.equal(record?.jwks_uri, `${s.url}/kv-new/jwks`, "KV record names the new jwks_uri");
+  });
+
   test("rediscovery failing: the last jwks_uri keeps serving within the stale window", async () => {
     const s = await server();
     const issuer = `${s.url}/tenant-flaky`;
