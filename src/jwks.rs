@@ -230,7 +230,8 @@ pub struct CachePolicy {
     pub default_ttl: u64,
     /// How long past freshness the last good set serves while the endpoint fails.
     pub max_stale: u64,
-    /// Minimum interval between network fetches triggered by an unknown `kid`.
+    /// Minimum interval between network fetches triggered by an unknown `kid`; also the cap
+    /// of the back-off after failed fetches (`backoff_secs`).
     pub refetch_cooldown: u64,
 }
 
@@ -318,7 +319,7 @@ pub struct FetchState {
     pub cached: Option<Freshness>,
     /// Last network attempt of any kind (unix seconds).
     pub last_attempt: Option<u64>,
-    /// Last attempt that failed, if the most recent attempt failed.
+    /// When the most recent attempt ended, if it failed.
     pub last_failure: Option<u64>,
     /// Consecutive failed attempts (0 after a success).
     pub failures: u32,
