@@ -48,8 +48,8 @@ struct RawConfig {
     vars: HashMap<String, String>,
 }
 
-/// Seconds since the epoch from the runtime clock (frozen during a request on Workers).
-fn now_secs() -> u64 {
+/// Seconds since the epoch from the runtime clock (on Workers it only moves on I/O).
+pub(crate) fn now_secs() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64
 }
 

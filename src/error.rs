@@ -214,6 +214,9 @@ pub enum JwksError {
     TooLarge,
     /// The body is not a usable JWKS (or discovery document).
     Invalid(&'static str),
+    /// Not fetched: the last attempt failed and the back-off (see `jwks::backoff_secs`) has
+    /// not run out. Carries that attempt's cause, for the log.
+    BackingOff(String),
 }
 
 impl fmt::Display for JwksError {
@@ -222,6 +225,7 @@ impl fmt::Display for JwksError {
             Self::Fetch(why) => write!(f, "fetch failed: {why}"),
             Self::TooLarge => f.write_str("response too large"),
             Self::Invalid(why) => write!(f, "invalid response: {why}"),
+            Self::BackingOff(cause) => write!(f, "not retried yet after: {cause}"),
         }
     }
 }

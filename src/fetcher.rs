@@ -1,22 +1,27 @@
 //! The JWKS fetcher: per-isolate memory, then Workers KV, then the issuer's `jwks_uri`
 //! (or OIDC discovery). The only module besides the request glue that touches `worker`.
 //!
-//! Rules (see `jwks` for the pure parts):
+//! Rules (see `jwks` and `source` for the pure parts):
 //! * memory holds parsed keys, so a JWKS is parsed once per isolate, never per request;
-//! * KV holds the raw JWKS with its freshness, shared by every isolate, and outlives its
-//!   freshness by the stale window so it can serve when the issuer is down;
-//! * a failed or bad response never replaces a good key set;
+//! * KV holds the raw JWKS with its freshness and its source, shared by every isolate, and
+//!   outlives its freshness by the stale window so it can serve when the issuer is down; a
+//!   record from another source than the configured one is ignored;
+//! * a failed or bad response never replaces a good key set, and a failed attempt starts a
+//!   back-off during which the issuer is not fetched at all;
 //! * network fetches are bounded in time (abort) and size (streamed with a byte cap), and
 //!   redirects are not followed (a key endpoint that moves is a configuration change).
 
 use crate::config::{check_fetch_url, Config, IssuerConfig, JwksSource};
+use crate::edge::now_secs;
 use crate::error::JwksError;
 use crate::json::parse_object;
 pub use crate::jwks::Want;
 use crate::jwks::{decide, parse_jwks, Decision, FetchState, Freshness, KeySet};
+use crate::source::{
+    kv_key, plan_uri, read_record, write_record, Discovered, IssuerKeys, Ticket, UriPlan,
+};
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -31,43 +36,27 @@ use worker::{
 /// What one isolate knows about one issuer.
 #[derive(Default)]
 struct IssuerState {
-    keys: Option<(Rc<KeySet>, Freshness)>,
-    /// Bumped whenever `keys` is replaced; cached verified tokens remember it, so a new key
-    /// set (a rotation, a removed key) invalidates them.
-    generation: u64,
-    /// The JWKS URL in use (configured, or found by discovery).
-    jwks_uri: Option<Url>,
+    keys: IssuerKeys,
     /// Last network fetch attempt (unix seconds), for the unknown-`kid` cooldown.
     last_attempt: Option<u64>,
-    /// When the last attempt failed (cleared by a success): stale keys are not refreshed
-    /// on every request while the endpoint is down.
-    last_failure: Option<u64>,
+    /// When the last attempt failed, and why (cleared by a success): the back-off runs
+    /// from here.
+    last_failure: Option<(u64, JwksError)>,
+    /// Consecutive failed attempts: the back-off doubles with each.
+    failures: u32,
     /// KV is consulted once per isolate; after that memory is at least as new.
     kv_checked: bool,
     /// A network fetch for this issuer is under way in this isolate. Other requests do not
     /// await it (a Worker must not wait on another request's I/O); they keep using the
     /// cached set if there is one, so one fetch at a time reaches the issuer. A start time
     /// rather than a flag: a request cancelled mid-fetch cannot leave it set for longer
-    /// than the fetch timeout.
+    /// than an attempt can take (`attempt_ms`).
     in_flight_since: Option<u64>,
 }
 
 thread_local! {
     // Bounded by the number of configured issuers (MAX_ISSUERS); never keyed by token input.
     static STATE: RefCell<HashMap<String, IssuerState>> = RefCell::new(HashMap::new());
-}
-
-/// The KV record, one per issuer under `jwks:v1:<issuer>`.
-#[derive(Serialize, Deserialize)]
-struct KvRecord {
-    fetched_at: u64,
-    fresh_until: u64,
-    jwks_uri: String,
-    jwks: String,
-}
-
-fn kv_key(issuer: &str) -> String {
-    format!("jwks:v1:{issuer}")
 }
 
 /// Returns the issuer's key set, or why there is none usable.
@@ -79,67 +68,84 @@ pub async fn keys_for(
     now: u64,
     want: Want,
 ) -> Result<Rc<KeySet>, JwksError> {
-    let (mut state, kv_checked) = with_state(&issuer.issuer, |s| {
-        let timeout = config.fetch.timeout_ms.div_ceil(1000);
-        let in_flight = s.in_flight_since.is_some_and(|t| now <= t + timeout);
-        let state = FetchState {
-            cached: s.keys.as_ref().map(|(_, f)| *f),
-            last_attempt: s.last_attempt,
-            last_failure: s.last_failure,
-            in_flight,
-        };
-        (state, s.kv_checked)
+    let policy = &config.cache;
+    let kv_ticket = with_state(&issuer.issuer, |s| {
+        let first = s.keys.keys().is_none() && !s.kv_checked;
+        s.kv_checked = true;
+        first.then(|| s.keys.ticket())
     });
-    let mut cached = with_state(&issuer.issuer, |s| s.keys.clone());
-    if cached.is_none() && !kv_checked {
-        cached = load_from_kv(env, config, issuer).await;
-        state.cached = cached.as_ref().map(|(_, f)| *f);
-        // The KV record was fetched by some isolate at `fetched_at`: that counts as the last
-        // attempt for the unknown-kid cooldown.
-        state.last_attempt = state.last_attempt.or(state.cached.map(|f| f.fetched_at));
+    if let Some(ticket) = kv_ticket {
+        load_from_kv(env, config, issuer, ticket, now).await;
     }
-    if let (Decision::UseCached, Some((keys, _))) =
-        (decide(&state, want, now, &config.cache), &cached)
-    {
-        return Ok(keys.clone());
-    }
-    if cached.is_none() && state.in_flight {
+    // Read after the KV await: another request may have changed the state meanwhile.
+    let (state, cached) = with_state(&issuer.issuer, |s| {
+        let timeout = attempt_ms(config, issuer).div_ceil(1000);
+        let state = FetchState {
+            cached: s.keys.keys().map(|(_, f)| *f),
+            last_attempt: s.last_attempt,
+            last_failure: s.last_failure.as_ref().map(|(t, _)| *t),
+            failures: s.failures,
+            in_flight: s.in_flight_since.is_some_and(|t| now <= t + timeout),
+        };
+        (state, s.keys.usable(now, policy))
+    });
+    match (decide(&state, want, now, policy), cached) {
+        (Decision::UseCached, Some(keys)) => return Ok(keys),
         // Nothing to serve and another request of this isolate is already fetching: watch
         // the shared state (timers only, never that request's I/O) until it finishes, so a
         // burst at cold start costs the issuer one fetch, not one per request.
-        return wait_for_other_fetch(config, issuer).await;
+        (Decision::AwaitOther, _) => return wait_for_other_fetch(config, issuer, now).await,
+        (Decision::BackOff, _) => {
+            let cause = with_state(&issuer.issuer, |s| {
+                s.last_failure.as_ref().map(|(_, e)| e.to_string())
+            });
+            return Err(JwksError::BackingOff(cause.unwrap_or_default()));
+        }
+        _ => {}
     }
 
     with_state(&issuer.issuer, |s| {
         s.last_attempt = Some(now);
         s.in_flight_since = Some(now);
     });
-    let fetched = fetch_keys(config, issuer).await;
+    let fetched = fetch_keys(config, issuer, now).await;
+    // The back-off runs from when the attempt ended: a fetch that timed out must not have
+    // used its back-off up while it was waiting.
+    let ended = now_secs().max(now);
     with_state(&issuer.issuer, |s| {
         s.in_flight_since = None;
-        s.last_failure = fetched.is_err().then_some(now);
+        match &fetched {
+            Ok(_) => {
+                s.failures = 0;
+                s.last_failure = None;
+            }
+            Err(e) => {
+                s.failures = s.failures.saturating_add(1);
+                s.last_failure = Some((ended, e.clone()));
+            }
+        }
     });
     match fetched {
-        Ok((set, raw, uri, ttl)) => {
+        Ok((set, raw, ttl)) => {
             let set = Rc::new(set);
             let freshness = Freshness {
                 fetched_at: now,
                 fresh_until: now + ttl,
             };
-            with_state(&issuer.issuer, |s| {
-                s.keys = Some((set.clone(), freshness));
-                s.generation += 1;
-                s.jwks_uri = Some(uri.clone());
+            let discovered = with_state(&issuer.issuer, |s| {
+                s.keys.install_fetched(set.clone(), freshness);
+                s.keys.discovered().cloned()
             });
-            store_in_kv(env, ctx, config, issuer, freshness, &uri, raw, now);
+            if let Some(record) = write_record(&issuer.jwks, discovered.as_ref(), freshness, raw) {
+                store_in_kv(env, ctx, config, issuer, freshness, record, now);
+            }
             Ok(set)
         }
         Err(err) => {
             log_jwks_failure(issuer, &err);
-            match cached {
-                Some((keys, f)) if f.is_usable(now, &config.cache) => Ok(keys),
-                _ => Err(err),
-            }
+            // Whatever is usable now (a rediscovery may have dropped keys from a jwks_uri
+            // that is no longer named).
+            with_state(&issuer.issuer, |s| s.keys.usable(now, policy)).ok_or(err)
         }
     }
 }
@@ -150,22 +156,26 @@ pub fn fresh_generation(issuer: &str, now: u64) -> Option<u64> {
     STATE.with(|m| {
         let m = m.borrow();
         let state = m.get(issuer)?;
-        let (_, freshness) = state.keys.as_ref()?;
-        freshness.is_fresh(now).then_some(state.generation)
+        let (_, freshness) = state.keys.keys()?;
+        freshness.is_fresh(now).then_some(state.keys.generation())
     })
 }
 
 async fn wait_for_other_fetch(
     config: &Config,
     issuer: &IssuerConfig,
+    now: u64,
 ) -> Result<Rc<KeySet>, JwksError> {
     const STEP_MS: u64 = 10;
-    for _ in 0..=(config.fetch.timeout_ms / STEP_MS + 1) {
+    for _ in 0..=(attempt_ms(config, issuer) / STEP_MS + 1) {
         Delay::from(Duration::from_millis(STEP_MS)).await;
         let (keys, in_flight) = with_state(&issuer.issuer, |s| {
-            (s.keys.clone(), s.in_flight_since.is_some())
+            (
+                s.keys.usable(now, &config.cache),
+                s.in_flight_since.is_some(),
+            )
         });
-        if let Some((keys, _)) = keys {
+        if let Some(keys) = keys {
             return Ok(keys);
         }
         if !in_flight {
@@ -177,72 +187,73 @@ async fn wait_for_other_fetch(
     ))
 }
 
+/// The longest one attempt can take: each GET is bounded by `JWKS_TIMEOUT_MS`, and
+/// discovery adds one before the JWKS.
+fn attempt_ms(config: &Config, issuer: &IssuerConfig) -> u64 {
+    match issuer.jwks {
+        JwksSource::Discovery(_) => 2 * config.fetch.timeout_ms,
+        _ => config.fetch.timeout_ms,
+    }
+}
+
 fn with_state<R>(issuer: &str, f: impl FnOnce(&mut IssuerState) -> R) -> R {
     STATE.with(|m| f(m.borrow_mut().entry(issuer.to_owned()).or_default()))
 }
 
-async fn load_from_kv(
-    env: &Env,
-    config: &Config,
-    issuer: &IssuerConfig,
-) -> Option<(Rc<KeySet>, Freshness)> {
-    with_state(&issuer.issuer, |s| s.kv_checked = true);
-    let kv = env.kv("JWKS_CACHE").ok()?;
+/// Reads the issuer's KV record and installs it if it belongs to the configured source and
+/// nothing newer was installed since `ticket` was taken.
+async fn load_from_kv(env: &Env, config: &Config, issuer: &IssuerConfig, ticket: Ticket, now: u64) {
+    let Ok(kv) = env.kv("JWKS_CACHE") else { return };
     let text = match kv.get(&kv_key(&issuer.issuer)).text().await {
-        Ok(text) => text?,
+        Ok(Some(text)) => text,
+        Ok(None) => return,
         Err(e) => {
             console_warn!(
                 "{}",
                 json_line("kv_read_failed", &issuer.issuer, &e.to_string())
             );
-            return None;
+            return;
         }
     };
-    // KV content is re-validated like a network response: it is only as trustworthy as
-    // whoever can write to the namespace.
-    let record: KvRecord = serde_json::from_str(&text).ok()?;
-    let set = parse_jwks(record.jwks.as_bytes(), config.fetch.max_keys).ok()?;
-    let uri = Url::parse(&record.jwks_uri).ok()?;
-    let freshness = Freshness {
-        fetched_at: record.fetched_at,
-        fresh_until: record.fresh_until,
+    let loaded = match read_record(
+        &text,
+        &issuer.jwks,
+        now,
+        &config.cache,
+        config.fetch.max_keys,
+    ) {
+        Ok(loaded) => loaded,
+        Err(why) => {
+            console_warn!("{}", json_line("kv_record_ignored", &issuer.issuer, why));
+            return;
+        }
     };
-    let entry = (Rc::new(set), freshness);
+    let fetched_at = loaded.freshness.fetched_at;
     with_state(&issuer.issuer, |s| {
-        s.keys = Some(entry.clone());
-        s.generation += 1;
-        s.jwks_uri = Some(uri);
+        if s.keys.install_loaded(ticket, loaded) {
+            // The record was fetched by some isolate at `fetched_at`: that counts as the
+            // last attempt for the unknown-kid cooldown.
+            s.last_attempt = s.last_attempt.or(Some(fetched_at));
+        }
     });
-    Some(entry)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn store_in_kv(
     env: &Env,
     ctx: &Context,
     config: &Config,
     issuer: &IssuerConfig,
     freshness: Freshness,
-    uri: &Url,
-    raw: String,
+    record: String,
     now: u64,
 ) {
     let Ok(kv) = env.kv("JWKS_CACHE") else { return };
-    let record = KvRecord {
-        fetched_at: freshness.fetched_at,
-        fresh_until: freshness.fresh_until,
-        jwks_uri: uri.to_string(),
-        jwks: raw,
-    };
-    let Ok(body) = serde_json::to_string(&record) else {
-        return;
-    };
     let ttl = freshness.kv_ttl(now, &config.cache);
     let key = kv_key(&issuer.issuer);
     let iss = issuer.issuer.clone();
     // Written after the response is on its way: KV latency never delays a request.
     ctx.wait_until(async move {
-        let put = match kv.put(&key, body) {
+        let put = match kv.put(&key, record) {
             Ok(put) => put.expiration_ttl(ttl).execute().await,
             Err(e) => Err(e),
         };
@@ -253,35 +264,59 @@ fn store_in_kv(
 }
 
 /// Fetches (discovering first if needed) and parses the issuer's JWKS.
-/// Returns the key set, its raw text (for KV), the URL used and the freshness lifetime.
+/// Returns the key set, its raw text (for KV) and the freshness lifetime.
 async fn fetch_keys(
     config: &Config,
     issuer: &IssuerConfig,
-) -> Result<(KeySet, String, Url, u64), JwksError> {
-    let known_uri = with_state(&issuer.issuer, |s| s.jwks_uri.clone());
-    let uri = match (&issuer.jwks, known_uri) {
-        (JwksSource::Uri(uri), _) => uri.clone(),
-        (JwksSource::Discovery(_), Some(uri)) => uri,
-        (JwksSource::Discovery(well_known), None) => discover(config, issuer, well_known).await?,
-        (JwksSource::None, _) => return Err(JwksError::Invalid("issuer has no JWKS (HMAC only)")),
+    now: u64,
+) -> Result<(KeySet, String, u64), JwksError> {
+    let discovered = with_state(&issuer.issuer, |s| s.keys.discovered().cloned());
+    let uri = match plan_uri(&issuer.jwks, discovered.as_ref(), now, &config.cache)? {
+        UriPlan::Use(uri) => uri,
+        UriPlan::Discover {
+            well_known,
+            fallback,
+        } => match discover(config, issuer, &well_known).await {
+            Ok((jwks_uri, ttl)) => {
+                let freshness = Freshness {
+                    fetched_at: now,
+                    fresh_until: now + ttl,
+                };
+                with_state(&issuer.issuer, |s| {
+                    s.keys.install_discovered(Discovered {
+                        jwks_uri: jwks_uri.clone(),
+                        freshness,
+                    })
+                });
+                jwks_uri
+            }
+            Err(err) => {
+                let Some(uri) = fallback else { return Err(err) };
+                // The last discovered jwks_uri serves within the stale window.
+                console_warn!(
+                    "{}",
+                    json_line("discovery_failed", &issuer.issuer, &err.to_string())
+                );
+                uri
+            }
+        },
     };
-    let (body, cache_control) = get_limited(config, &uri).await?;
+    let (body, ttl) = get_limited(config, &uri).await?;
     let set = parse_jwks(&body, config.fetch.max_keys)?;
     let raw = String::from_utf8(body).map_err(|_| JwksError::Invalid("not UTF-8"))?;
-    let ttl = config
-        .cache
-        .ttl_from_cache_control(cache_control.as_deref());
-    Ok((set, raw, uri, ttl))
+    Ok((set, raw, ttl))
 }
 
 /// OIDC discovery: the document's `issuer` must be exactly ours (OIDC Discovery §4.3),
 /// and its `jwks_uri` must pass the same https rule as a configured one.
+/// Returns the `jwks_uri` and how long it is fresh (the response's `Cache-Control`, clamped
+/// like a JWKS response's).
 async fn discover(
     config: &Config,
     issuer: &IssuerConfig,
     well_known: &Url,
-) -> Result<Url, JwksError> {
-    let (body, _) = get_limited(config, well_known).await?;
+) -> Result<(Url, u64), JwksError> {
+    let (body, ttl) = get_limited(config, well_known).await?;
     let doc = parse_object(&body)
         .map_err(|_| JwksError::Invalid("discovery document is not a JSON object"))?;
     if doc.get("issuer").and_then(Value::as_str) != Some(issuer.issuer.as_str()) {
@@ -295,11 +330,12 @@ async fn discover(
             "discovery document has no valid jwks_uri",
         ))?;
     check_fetch_url(&uri).map_err(|_| JwksError::Invalid("discovery jwks_uri is not https"))?;
-    Ok(uri)
+    Ok((uri, ttl))
 }
 
-/// GET with a deadline and a byte cap; returns the body and its `Cache-Control`.
-async fn get_limited(config: &Config, url: &Url) -> Result<(Vec<u8>, Option<String>), JwksError> {
+/// GET with a deadline and a byte cap; returns the body and its freshness lifetime (from
+/// `Cache-Control`, clamped by the cache policy).
+async fn get_limited(config: &Config, url: &Url) -> Result<(Vec<u8>, u64), JwksError> {
     let limits = &config.fetch;
     let controller = AbortController::default();
     let signal = controller.signal();
@@ -341,7 +377,12 @@ async fn get_limited(config: &Config, url: &Url) -> Result<(Vec<u8>, Option<Stri
             }
             body.extend_from_slice(&chunk);
         }
-        Ok((body, cache_control))
+        Ok((
+            body,
+            config
+                .cache
+                .ttl_from_cache_control(cache_control.as_deref()),
+        ))
     };
     let deadline = Delay::from(Duration::from_millis(limits.timeout_ms));
     let outcome = select(Box::pin(work), deadline).await;

@@ -232,7 +232,8 @@ pub struct CachePolicy {
     pub default_ttl: u64,
     /// How long past freshness the last good set serves while the endpoint fails.
     pub max_stale: u64,
-    /// Minimum interval between network fetches triggered by an unknown `kid`.
+    /// Minimum interval between network fetches triggered by an unknown `kid`; also the cap
+    /// of the back-off after failed fetches (`backoff_secs`).
     pub refetch_cooldown: u64,
 }
 
@@ -295,6 +296,16 @@ pub fn may_refetch(last_attempt: Option<u64>, now: u64, policy: &CachePolicy) ->
     last_attempt.is_none_or(|t| now >= t.saturating_add(policy.refetch_cooldown))
 }
 
+/// How long after the last of `failures` consecutive failed fetches no new fetch is made:
+/// 1 s, 2 s, 4 s, ... capped by `refetch_cooldown`, and never less than 1 s, so even a
+/// cooldown of 0 cannot let every request reach a failing endpoint. 0 after a success.
+pub fn backoff_secs(failures: u32, policy: &CachePolicy) -> u64 {
+    match failures {
+        0 => 0,
+        n => (1u64 << (n - 1).min(63)).min(policy.refetch_cooldown.max(1)),
+    }
+}
+
 /// Why keys are wanted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Want {
@@ -310,35 +321,58 @@ pub struct FetchState {
     pub cached: Option<Freshness>,
     /// Last network attempt of any kind (unix seconds).
     pub last_attempt: Option<u64>,
-    /// Last attempt that failed, if the most recent attempt failed.
+    /// When the most recent attempt ended, if it failed.
     pub last_failure: Option<u64>,
+    /// Consecutive failed attempts (0 after a success).
+    pub failures: u32,
     /// Another request of this isolate is fetching right now.
     pub in_flight: bool,
 }
 
-/// Serve what is cached, or go to the network?
+impl FetchState {
+    /// Before this time (unix seconds) no fetch is made: the back-off after failures.
+    pub fn backoff_until(&self, policy: &CachePolicy) -> Option<u64> {
+        self.last_failure
+            .map(|t| t.saturating_add(backoff_secs(self.failures, policy)))
+    }
+}
+
+/// Serve what is cached, go to the network, or neither?
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     UseCached,
     Fetch,
+    /// Nothing usable, and another request of this isolate is fetching: watch for its result
+    /// instead of fetching too.
+    AwaitOther,
+    /// Nothing usable, and the endpoint failed less than the back-off ago: no fetch, 503.
+    BackOff,
 }
 
 /// The cache policy in one place:
 /// * fresh keys are used as they are;
-/// * expired keys are refreshed, unless another request is already at it or the last
-///   attempt failed less than a cooldown ago (then the stale set serves, within
-///   `max_stale`);
+/// * expired keys are refreshed, unless another request is already at it or the back-off
+///   after failed attempts is running (then the stale set serves, within `max_stale`);
 /// * an unknown `kid` refetches at most once per cooldown since the last attempt;
-/// * with nothing usable, every request tries (there is nothing else to answer with).
+/// * with nothing usable, a fetch is made unless one is in flight (its result is awaited)
+///   or the back-off is running (503 without any I/O): a failing endpoint costs the issuer
+///   one request per back-off step, not one per request naming it.
 pub fn decide(state: &FetchState, want: Want, now: u64, policy: &CachePolicy) -> Decision {
+    let backing_off = state.backoff_until(policy).is_some_and(|t| now < t);
     let Some(f) = state.cached.filter(|f| f.is_usable(now, policy)) else {
-        return Decision::Fetch;
+        return if state.in_flight {
+            Decision::AwaitOther
+        } else if backing_off {
+            Decision::BackOff
+        } else {
+            Decision::Fetch
+        };
     };
-    if state.in_flight {
+    if state.in_flight || backing_off {
         return Decision::UseCached;
     }
     let fetch = match want {
-        Want::Current => !f.is_fresh(now) && may_refetch(state.last_failure, now, policy),
+        Want::Current => !f.is_fresh(now),
         Want::Refetch => may_refetch(state.last_attempt, now, policy),
     };
     if fetch {
@@ -349,14 +383,15 @@ pub fn decide(state: &FetchState, want: Want, now: u64, policy: &CachePolicy) ->
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const MAIN: &str = include_str!("../fixtures/jwks/main.json");
     const MIXED: &str = include_str!("../fixtures/jwks/mixed.json");
     const WEAK: &str = include_str!("../fixtures/jwks/weak.json");
 
-    fn policy() -> CachePolicy {
+    /// The default cache policy (see README).
+    pub(crate) fn policy() -> CachePolicy {
         CachePolicy {
             min_ttl: 60,
             max_ttl: 3600,
@@ -567,6 +602,23 @@ mod tests {
         assert_eq!(f.kv_ttl(1_000_000, &p), 60);
     }
 
+    /// A state with `failures` consecutive failures, the last at `last_failure`.
+    fn st(
+        cached: Option<Freshness>,
+        last_attempt: Option<u64>,
+        last_failure: Option<u64>,
+        failures: u32,
+        in_flight: bool,
+    ) -> FetchState {
+        FetchState {
+            cached,
+            last_attempt,
+            last_failure,
+            failures,
+            in_flight,
+        }
+    }
+
     #[test]
     fn decisions_follow_the_cache_policy() {
         let p = policy();
@@ -574,97 +626,153 @@ mod tests {
             fetched_at: 1000,
             fresh_until: 1600,
         };
-        let st = |cached, last_attempt, last_failure, in_flight| FetchState {
-            cached,
-            last_attempt,
-            last_failure,
-            in_flight,
-        };
-        // Nothing cached: always fetch, even right after a failure.
+        let d = |state: FetchState, want, now| decide(&state, want, now, &p);
+        // Nothing cached: fetch, or await the fetch already in flight.
         assert_eq!(
-            decide(
-                &st(None, Some(999), Some(999), false),
-                Want::Current,
-                1000,
-                &p
-            ),
+            d(st(None, None, None, 0, false), Want::Current, 1000),
             Decision::Fetch
+        );
+        assert_eq!(
+            d(st(None, Some(1000), None, 0, true), Want::Current, 1000),
+            Decision::AwaitOther
         );
         // Fresh: use it; an unknown kid refetches only after the cooldown.
-        assert_eq!(
-            decide(
-                &st(Some(fresh), Some(1000), None, false),
-                Want::Current,
-                1010,
-                &p
-            ),
-            Decision::UseCached
-        );
-        assert_eq!(
-            decide(
-                &st(Some(fresh), Some(1000), None, false),
-                Want::Refetch,
-                1010,
-                &p
-            ),
-            Decision::UseCached
-        );
-        assert_eq!(
-            decide(
-                &st(Some(fresh), Some(1000), None, false),
-                Want::Refetch,
-                1030,
-                &p
-            ),
-            Decision::Fetch
-        );
+        let ok = st(Some(fresh), Some(1000), None, 0, false);
+        assert_eq!(d(ok, Want::Current, 1010), Decision::UseCached);
+        assert_eq!(d(ok, Want::Refetch, 1010), Decision::UseCached);
+        assert_eq!(d(ok, Want::Refetch, 1030), Decision::Fetch);
         // Expired: refreshed at once, not held back by the unknown-kid cooldown...
         assert_eq!(
-            decide(
-                &st(Some(fresh), Some(1590), None, false),
+            d(
+                st(Some(fresh), Some(1590), None, 0, false),
                 Want::Current,
-                1600,
-                &p
+                1600
             ),
             Decision::Fetch
         );
-        // ...unless the last refresh failed recently, or another request is fetching.
+        // ...unless the back-off after failed refreshes runs, or another request is fetching.
+        let failed = |n| st(Some(fresh), Some(1600), Some(1600), n, false);
+        assert_eq!(d(failed(1), Want::Current, 1600), Decision::UseCached);
+        assert_eq!(d(failed(1), Want::Current, 1601), Decision::Fetch);
+        assert_eq!(d(failed(3), Want::Current, 1603), Decision::UseCached);
+        assert_eq!(d(failed(3), Want::Current, 1604), Decision::Fetch);
+        assert_eq!(d(failed(20), Want::Current, 1629), Decision::UseCached);
+        assert_eq!(d(failed(20), Want::Current, 1630), Decision::Fetch);
+        // The back-off holds an unknown-kid refetch back too.
         assert_eq!(
-            decide(
-                &st(Some(fresh), Some(1600), Some(1600), false),
-                Want::Current,
-                1610,
-                &p
+            d(
+                st(Some(fresh), Some(1000), Some(1500), 6, false),
+                Want::Refetch,
+                1520
             ),
             Decision::UseCached
         );
         assert_eq!(
-            decide(
-                &st(Some(fresh), Some(1600), Some(1600), false),
+            d(
+                st(Some(fresh), Some(1600), None, 0, true),
                 Want::Current,
-                1630,
-                &p
-            ),
-            Decision::Fetch
-        );
-        assert_eq!(
-            decide(
-                &st(Some(fresh), Some(1600), None, true),
-                Want::Current,
-                1610,
-                &p
+                1610
             ),
             Decision::UseCached
         );
-        // Past the stale window the old set is no use: fetch.
+        // Past the stale window the old set is no use: as if nothing were cached.
+        let gone = 1600 + 86_400;
         assert_eq!(
-            decide(
-                &st(Some(fresh), Some(1600), Some(1600), true),
+            d(
+                st(Some(fresh), Some(1600), Some(1600), 1, true),
                 Want::Current,
-                1600 + 86_400,
-                &p
+                gone
+            ),
+            Decision::AwaitOther
+        );
+        assert_eq!(
+            d(
+                st(Some(fresh), Some(gone), Some(gone), 1, false),
+                Want::Current,
+                gone
+            ),
+            Decision::BackOff
+        );
+        assert_eq!(
+            d(
+                st(Some(fresh), Some(gone), Some(gone), 1, false),
+                Want::Current,
+                gone + 1
             ),
             Decision::Fetch
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_from_one_second_up_to_the_cooldown() {
+        let p = policy();
+        let steps: Vec<u64> = (0..9).map(|n| backoff_secs(n, &p)).collect();
+        assert_eq!(steps, [0, 1, 2, 4, 8, 16, 30, 30, 30]);
+        assert_eq!(backoff_secs(u32::MAX, &p), 30);
+        let no_cooldown = CachePolicy {
+            refetch_cooldown: 0,
+            ..policy()
+        };
+        assert_eq!(backoff_secs(1, &no_cooldown), 1);
+        assert_eq!(backoff_secs(64, &no_cooldown), 1);
+        let long = CachePolicy {
+            refetch_cooldown: 3600,
+            ..policy()
+        };
+        assert_eq!(backoff_secs(12, &long), 2048);
+        assert_eq!(backoff_secs(13, &long), 3600);
+        // Near the end of time: no overflow.
+        let late = st(None, Some(u64::MAX - 2), Some(u64::MAX - 2), 5, false);
+        assert_eq!(late.backoff_until(&p), Some(u64::MAX));
+        assert_eq!(
+            decide(&late, Want::Current, u64::MAX - 1, &p),
+            Decision::BackOff
+        );
+    }
+
+    /// Drives `decide` like the fetcher does, against an endpoint that always fails, with
+    /// one request at each of `times`; returns the times a fetch was made.
+    fn fetches_against_a_failing_endpoint(
+        cached: Option<Freshness>,
+        times: impl IntoIterator<Item = u64>,
+    ) -> Vec<u64> {
+        let p = policy();
+        let mut state = st(cached, None, None, 0, false);
+        let mut fetched = Vec::new();
+        for now in times {
+            if decide(&state, Want::Current, now, &p) == Decision::Fetch {
+                fetched.push(now);
+                state.last_attempt = Some(now);
+                state.last_failure = Some(now);
+                state.failures += 1;
+            }
+        }
+        fetched
+    }
+
+    #[test]
+    fn a_failing_endpoint_with_nothing_cached_is_not_fetched_per_request() {
+        // 30 requests within one second: one fetch (it was 30).
+        assert_eq!(
+            fetches_against_a_failing_endpoint(None, std::iter::repeat_n(1000, 30)),
+            [1000]
+        );
+        // One request a second for two minutes: the back-off schedule.
+        assert_eq!(
+            fetches_against_a_failing_endpoint(None, 1000..1120),
+            [1000, 1001, 1003, 1007, 1015, 1031, 1061, 1091]
+        );
+    }
+
+    #[test]
+    fn stale_keys_are_not_refreshed_per_request_while_the_endpoint_fails() {
+        let stale = Freshness {
+            fetched_at: 0,
+            fresh_until: 1000,
+        };
+        assert_eq!(
+            fetches_against_a_failing_endpoint(Some(stale), 1000..1040),
+            [1000, 1001, 1003, 1007, 1015, 1031]
         );
     }
 

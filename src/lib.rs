@@ -1,8 +1,8 @@
 //! edgeguard: a JWT authentication gateway for Cloudflare Workers.
 //!
 //! The pipeline, one module per stage: [`config`] → [`extract`] → [`token`] (untrusted) →
-//! [`jwks`] (keys) → [`verify`] (signature, in Wasm, with jwt-compact) → [`policy`] (claims)
-//! → [`forward`]. [`error`] maps every failure to HTTP in one place. These are pure and run
+//! [`jwks`] (keys; [`source`]: where they come from) → [`verify`] (signature, in Wasm, with
+//! jwt-compact) → [`policy`] (claims) → [`forward`]. [`error`] maps every failure to HTTP in one place. These are pure and run
 //! natively under `cargo test`; only `edge` (request glue) and `fetcher` (JWKS over the
 //! network and KV) touch the Workers runtime, and they are compiled for wasm32 only.
 
@@ -24,6 +24,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod route;
 pub mod rsa_fast;
+pub mod source;
 pub mod token;
 pub mod verify;
 pub mod warm;

@@ -2,7 +2,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
-  startOrigin, startJwksServer, startGateway, issuerItem, readJson, fixtureKey, mint,
+  startOrigin, startJwksServer, startGateway, issuerItem, discoveryDoc, fixtureKey, mint,
   call, assertForwarded, notForwarded, assertEdgeError,
 } from "./lib/index.mjs";
 
@@ -10,10 +10,6 @@ const WK = "/.well-known/openid-configuration";
 let origin, rsa;
 const closers = [];
 
-function discoveryDoc(issuer, jwksUri) {
-  const tpl = JSON.stringify(readJson("discovery/openid-configuration.json"));
-  return JSON.parse(tpl.replace("__ISSUER__", issuer).replace("__JWKS_URI__", jwksUri));
-}
 async function server() {
   const s = await startJwksServer();
   closers.push(() => s.close());

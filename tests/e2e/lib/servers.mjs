@@ -203,4 +203,17 @@ export async function alignToSecond(offsetMs = 30) {
   await sleep(1000 - (Date.now() % 1000) + offsetMs);
 }
 
+/**
+ * The most fetches of a failing endpoint the worker's back-off allows in `ms` (README,
+ * JWKS_REFETCH_COOLDOWN_SECONDS: 1 s after the first failure, doubling). The worker counts
+ * whole seconds, so a wait of d seconds can be as short as d - 1: the k-th retry needs more
+ * than 1 + 3 + ... + (2^(k-1) - 1) = 2^k - 1 - k seconds. Exact while the doubled wait stays
+ * under the cap (about the first 25 s with the default 30 s).
+ */
+export function maxFetchesWithBackoff(ms) {
+  let retries = 1;
+  while (2 ** (retries + 1) - 1 - (retries + 1) < ms / 1000) retries++;
+  return 1 + retries;
+}
+
 export { sleep };
