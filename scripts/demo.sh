@@ -2,7 +2,7 @@
 # Runs the gateway locally: setup + build, a loopback origin and JWKS server
 # (scripts/demo-servers.mjs, serving fixtures/jwks/), and `wrangler dev` with local KV. Prints
 # two curl commands (a valid fixture token -> 200 from the origin; no token -> 401), then shows
-# the logs until Ctrl-C, which stops everything.
+# the logs until Ctrl-C or a TERM/HUP (e.g. from a supervisor), which stop everything.
 #
 # Environment:
 #   PORT=8787              gateway port (selftest: a free port unless PORT is set)
@@ -45,7 +45,8 @@ TMP="$(mktemp -d "${TMPDIR:-/tmp}/edgeguard-demo.XXXXXX")"
 PGIDS=()
 cleanup() {
   local rc=$? pg i
-  trap - EXIT INT TERM
+  trap - EXIT INT TERM HUP
+  [ -z "${TAIL_PID:-}" ] || kill -TERM "$TAIL_PID" 2>/dev/null || true
   for pg in "${PGIDS[@]}"; do kill -TERM -- "-$pg" 2>/dev/null || true; done
   for i in $(seq 50); do
     local alive=0
@@ -64,6 +65,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 # wrangler dev and the demo servers append to one log ([origin]/[jwks] lines are the servers').
 LOG="$TMP/demo.log"
@@ -78,6 +80,7 @@ show_logs() {
 start_group() {
   setsid "$@" </dev/null >>"$LOG" 2>&1 &
   PGIDS+=("$!")
+  eg_log "started ${1##*/} (process group $!)"
 }
 
 # --- Loopback origin + JWKS -----------------------------------------------------------------
@@ -219,5 +222,10 @@ Try, from any directory:
 Logs of wrangler dev and the demo servers follow. Ctrl-C stops everything.
 
 EOF
-tail -n 0 --pid="$WRANGLER_PID" -f "$LOG"
+# In the background, with `wait`: bash runs a trap only once the foreground command ends, so
+# a foreground `tail -f` would hold a TERM back until wrangler exits on its own. `wait`
+# returns as soon as a signal arrives, and the trap stops everything (tail included).
+tail -n 0 --pid="$WRANGLER_PID" -f "$LOG" &
+TAIL_PID=$!
+wait "$TAIL_PID" || true
 eg_die "wrangler dev exited"

@@ -25,9 +25,11 @@ STEPS=(
   "wycheproof-wasm |  900 | ./scripts/wasm-wycheproof.sh"
   "fuzz            | 1800 | ./scripts/fuzz.sh \"\${FUZZ_SECONDS:-60}\""
   "build           | 1200 | ./scripts/build.sh"
+  "deploy-dry-run  |  300 | ./scripts/deploy-dry-run.sh"
   "e2e             | 1500 | ./scripts/e2e.sh"
   "soak            |  400 | ./scripts/soak.sh 60 20"
   "demo            |  600 | DEMO_SELFTEST=1 ./scripts/demo.sh"
+  "demo-term       |  400 | ./tests/demo/stops-on-term.sh"
 )
 
 TEST_TIMEOUT="${TEST_TIMEOUT:-5100}"
