@@ -170,7 +170,7 @@ async fn decide(
     let method = req.method();
     let headers = req.headers();
     if let Some(doc) = &config.resource_metadata {
-        if url.path() == METADATA_PATH && (method == "GET" || method == "HEAD") {
+        if path.canonical() == METADATA_PATH && (method == "GET" || method == "HEAD") {
             return Ok(Outcome::Metadata(doc.clone()));
         }
     }

@@ -60,6 +60,7 @@ before(async () => {
         { prefix: "/reports/", methods: ["GET"], auth: "required" },
       ]),
       DEFAULT_ROUTE: JSON.stringify({ auth: "public" }),
+      RESOURCE_METADATA: JSON.stringify({ resource: "https://api.example.test" }),
     },
   });
   based = await startGateway({ issuers, origin: `${origin.url}/api` });
@@ -124,6 +125,14 @@ describe("a required rule under a public default cannot be routed around", () =>
     const r = await tcpCall(publicDefault.url, "//docs/./a");
     assertForwarded(r);
     assert.equal(lastTarget(), "/docs/a");
+  });
+
+  test("the metadata document is found at its canonical path", async () => {
+    for (const path of ["/.well-known/oauth-protected-resource", "//.well-known/./oauth-protected-resource"]) {
+      const r = await notForwarded(origin, () => tcpCall(publicDefault.url, path));
+      assert.equal(r.status, 200, `${path}: ${show(r)}`);
+      assert.equal(r.json?.resource, "https://api.example.test", path);
+    }
   });
 
   test("HEAD meets the GET-only rule", async () => {
