@@ -18,8 +18,8 @@ const FETCH_TIMEOUT_MS = 5000;
 const KV_KEY = (issuer) => `jwks:v1:${issuer}`;
 const DEFAULT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "EdDSA"];
 const IDENTITY_HEADERS = ["x-auth-subject", "x-auth-issuer", "x-auth-claims"];
-// bench/build-workers.mjs --realm defines this (tests/e2e/lib/bundle-peer.mjs uses it so the
-// e2e harness's realm checks can pass); the benchmark builds without a realm.
+// Defined by bundleWorker's `realm` option (bench/build-workers.mjs): bundle-peer.mjs --realm
+// sets it so the e2e harness's realm checks can pass; the benchmark builds without a realm.
 /* global JOSE_WORKER_REALM */
 const REALM = typeof JOSE_WORKER_REALM === "string" ? JOSE_WORKER_REALM : null;
 
