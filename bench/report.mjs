@@ -209,12 +209,12 @@ L.push(
 );
 L.push("");
 L.push(
-  `**What is measured:** three Workers, each in its own workerd (Miniflare ${env.versions.miniflare}, workerd ${env.versions.workerd}, started by the peer's \`host.mjs\`, direct socket, in-memory KV), ` +
-    `in front of one loopback nginx ${env.versions.nginx} returning a fixed 1 KiB 200: \`passthrough\` (forwards, no auth: the floor), \`jose\` (the JavaScript peer, jose ${env.versions.jose}, WebCrypto) and \`edgeguard\` (this repo's \`${env.edgeguard_entry ?? "build/index.js"}\`, built ${env.edgeguard_built ?? "?"} from commit ${env.versions.edgeguard_commit}). ` +
+  `**What is measured:** three Workers, each in its own workerd (Miniflare ${env.versions.miniflare}, workerd ${env.versions.workerd}, started by \`bench/host.mjs\`, direct socket, in-memory KV), ` +
+    `in front of one loopback nginx ${env.versions.nginx} returning a fixed 1 KiB 200: \`passthrough\` (\`bench/js-passthrough\`: forwards, no auth: the floor), \`jose\` (\`bench/jose-worker\`, the same contract in JavaScript, jose ${env.versions.jose}, WebCrypto) and \`edgeguard\` (this repo's \`${env.edgeguard_entry ?? "build/index.js"}\`, built ${env.edgeguard_built ?? "?"} from commit ${env.versions.edgeguard_commit}). ` +
     `Load: wrk ${env.versions.wrk}, ${env.threads} thread, ${env.conns} connections, ${env.warmup_s} s warm-up (discarded) + ${env.duration_s} s measured per run, after ${env.host_warmup_s ?? 0} s of reused-token load per algorithm on each freshly started host (JIT warm-up, discarded); ` +
     `${env.rounds} round(s), each running every workload worker after worker (A B C A B C), so every ratio compares runs a few seconds apart. ` +
     `Workloads per algorithm: one token reused; ${env.count} distinct valid tokens rotated; ${env.count} distinct tokens with one signature character changed (attack traffic). ` +
-    `All tokens are minted by the peer's \`mint.mjs\` (RSA 2048, P-256, Ed25519; one issuer each). The gateway runs with its defaults, including its verified-token cache (\`TOKEN_CACHE_ENTRIES\` 4096); jose has no such cache.`,
+    `All tokens are minted by \`bench/mint.mjs\` (RSA 2048, P-256, Ed25519; one issuer each). The gateway runs with its defaults, including its verified-token cache (\`TOKEN_CACHE_ENTRIES\` 4096); jose has no such cache.`,
 );
 L.push("");
 L.push(

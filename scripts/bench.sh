@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Load benchmark: the built gateway (build/) against the passthrough Worker (floor) and the
-# JavaScript `jose` Worker from ../shared/peer, each hosted by the same workerd (the peer's
-# host.mjs / Miniflare) in front of the same loopback nginx origin (fixed 1 KiB 200), driven
-# by wrk. Results: bench/results/<UTC date>.md, .json and .svg (chart).
+# Load benchmark: the built gateway (build/) against the JavaScript passthrough Worker (floor,
+# bench/js-passthrough) and the JavaScript `jose` Worker of the same contract
+# (bench/jose-worker), each hosted by the same workerd (bench/host.mjs: the e2e harness's
+# Miniflare setup) in front of the same loopback nginx origin (fixed 1 KiB 200), driven by
+# wrk. Everything it needs is in the repository. Results: bench/results/<UTC date>.md, .json
+# and .svg (chart).
 #
 #   ./scripts/bench.sh            # full run: 3 rounds, ~10 min
 #   QUICK=1 ./scripts/bench.sh    # smoke run: 1 round, 3 s per run, ~2 min (results in .work/)
@@ -29,7 +31,6 @@
 #   PIN=1              workerd hosts on CPU 1, nginx + wrk on CPU 0 (default: not pinned)
 #   SKIP_BUILD=1       use build/ as it is (default: scripts/build.sh --if-stale)
 #   EDGEGUARD_ENTRY=path/index.js  benchmark another build of the gateway (no build step)
-#   PEER_DIR=../shared/peer  (copied to a temporary directory; never modified)
 #   RESULTS_DIR=bench/results (QUICK: .work/bench/quick)  RAW_DIR=.work/bench/<stamp>
 #   START_TIMEOUT=60   seconds a host may take to answer its first 200
 #
@@ -61,13 +62,12 @@ ORIGIN_PORT=${ORIGIN_PORT:-18080}
 PORT_BASE=${PORT_BASE:-18787}
 PIN=${PIN:-0}
 START_TIMEOUT=${START_TIMEOUT:-60}
-PEER_DIR=${PEER_DIR:-$EG_ROOT/../shared/peer}
 EDGEGUARD_ENTRY=${EDGEGUARD_ENTRY:-$EG_ROOT/build/index.js}
 RESULTS_DIR=${RESULTS_DIR:-$EG_ROOT/bench/results}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RAW=${RAW_DIR:-$EG_ROOT/.work/bench/$STAMP}
 # the exact command: the knobs that came from the environment, then the script
-COMMAND_LINE="$(env | { grep -E '^(QUICK|ROUNDS|DURATION|WARMUP|C1_DURATION|CONNS|THREADS|COUNT|ALGS|INVALID_ALGS|PIN|SKIP_BUILD|PEER_DIR|EDGEGUARD_ENTRY)=' || true; } |
+COMMAND_LINE="$(env | { grep -E '^(QUICK|ROUNDS|DURATION|WARMUP|C1_DURATION|CONNS|THREADS|COUNT|ALGS|INVALID_ALGS|PIN|SKIP_BUILD|EDGEGUARD_ENTRY)=' || true; } |
   sort | sed -E "s/^([A-Z0-9_]+)=(.*)$/\1='\2'/" | tr '\n' ' ')./scripts/bench.sh"
 
 # ------------------------------------------------------------------ tools
@@ -87,10 +87,9 @@ fi
 for tool in node gzip setsid taskset pgrep; do
   command -v "$tool" >/dev/null || eg_die "missing $tool"
 done
-if [ ! -f "$PEER_DIR/host.mjs" ] || [ ! -f "$PEER_DIR/mint.mjs" ]; then
-  eg_die "peer harness not found at $PEER_DIR" "Set PEER_DIR to the shared peer/ directory."
-fi
-PEER_DIR="$(cd "$PEER_DIR" && pwd)"
+for pkg in jose esbuild miniflare; do
+  [ -d "node_modules/$pkg" ] || eg_die "node_modules/$pkg is missing" "Run npm ci (or scripts/setup.sh), then rerun."
+done
 
 if [ -z "${SKIP_BUILD:-}" ] && [ "$EDGEGUARD_ENTRY" = "$EG_ROOT/build/index.js" ]; then
   "$EG_ROOT/scripts/build.sh" --if-stale
@@ -104,7 +103,7 @@ fi
 # ------------------------------------------------------------ work area
 mkdir -p "$RAW/logs" "$RESULTS_DIR"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/edgeguard-bench.XXXXXX")"
-PEER="$TMP/peer"
+JS_WORKERS="$TMP/workers"
 DATA="$RAW/data"
 NGINX_PID=""
 declare -A HOST_PID=()
@@ -134,34 +133,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The peer harness is read-only and shared: work on a copy, with its own node_modules
-# (a symlink to ours when the versions are the ones its package-lock pins, else npm ci).
-cp -r "$PEER_DIR" "$PEER"
-chmod -R u+w "$PEER"
-rm -rf "$PEER/node_modules" "$PEER/.work" "$PEER"/*/dist
-peer_versions_match() {
-  local p want have
-  for p in miniflare jose esbuild; do
-    want=$(node -p "require('$PEER/package-lock.json').packages['node_modules/$p'].version" 2>/dev/null) || return 1
-    have=$(node -p "require('$EG_ROOT/node_modules/$p/package.json').version" 2>/dev/null) || return 1
-    [ "$want" = "$have" ] || return 1
-  done
-}
-if peer_versions_match; then
-  ln -s "$EG_ROOT/node_modules" "$PEER/node_modules"
-else
-  eg_log "peer pins other miniflare/jose/esbuild versions than ours: npm ci in the temporary copy"
-  (cd "$PEER" && npm ci --no-audit --no-fund --loglevel=error)
-fi
-(cd "$PEER" && node build.mjs) >/dev/null
+# the two JavaScript Workers, bundled and minified as they would be deployed (outside the tree)
+node bench/build-workers.mjs --out "$JS_WORKERS" >/dev/null
 
 port_in_use "$ORIGIN_PORT" && eg_die "port $ORIGIN_PORT is busy" "Set ORIGIN_PORT."
 for i in 0 1 2; do
   port_in_use $((PORT_BASE + i)) && eg_die "port $((PORT_BASE + i)) is busy" "Set PORT_BASE."
 done
 
-# keys, JWKS, ISSUERS, valid tokens (peer mint.mjs), then the attack tokens
-node "$PEER/mint.mjs" --out "$DATA" --jwks-base "http://127.0.0.1:$ORIGIN_PORT" --count "$COUNT" >/dev/null
+# keys, JWKS, ISSUERS, valid tokens, then the attack tokens
+node bench/mint.mjs --out "$DATA" --jwks-base "http://127.0.0.1:$ORIGIN_PORT" --count "$COUNT" >/dev/null
 for alg in $INVALID_ALGS; do
   node bench/corrupt-tokens.mjs "$DATA/tokens/$alg-$COUNT.txt" "$DATA/tokens/$alg-$COUNT-badsig.txt" >/dev/null
 done
@@ -216,8 +197,8 @@ origin_requests() {
 # ---------------------------------------------------------------- hosts
 WORKERS=(passthrough jose edgeguard)
 declare -A ENTRY PORT
-ENTRY[passthrough]="$PEER/passthrough/dist/index.js"
-ENTRY[jose]="$PEER/jose-worker/dist/index.js"
+ENTRY[passthrough]="$JS_WORKERS/js-passthrough/index.js"
+ENTRY[jose]="$JS_WORKERS/jose-worker/index.js"
 ENTRY[edgeguard]="$EDGEGUARD_ENTRY"
 PORT[passthrough]=$PORT_BASE; PORT[jose]=$((PORT_BASE + 1)); PORT[edgeguard]=$((PORT_BASE + 2))
 n_algs=$(wc -w <<<"$ALGS"); n_inv=$(wc -w <<<"$INVALID_ALGS")
@@ -245,7 +226,7 @@ start_host() {
   local round=$1 w=$2 log="$RAW/logs/host-r$1-$2.log" token t0 t_ready t_first code first_s deadline pid wpid rss hwm
   token=$(head -n1 "$DATA/tokens/rs256-1.txt")
   t0=$(now_ns)
-  setsid "${PIN_HOST[@]}" node "$PEER/host.mjs" --script "${ENTRY[$w]}" --port "${PORT[$w]}" \
+  setsid "${PIN_HOST[@]}" node bench/host.mjs --script "${ENTRY[$w]}" --port "${PORT[$w]}" \
     --issuers-file "$DATA/issuers.json" --origin "http://127.0.0.1:$ORIGIN_PORT" \
     --max-seconds "$ROUND_BUDGET" >"$log" 2>&1 &
   HOST_PID[$w]=$!
@@ -350,7 +331,7 @@ json_str() { node -e 'process.stdout.write(JSON.stringify(process.argv[1]))' "$1
 {
   printf '['
   sep=""
-  for spec in "passthrough:$PEER/passthrough/dist/index.js" "jose:$PEER/jose-worker/dist/index.js" \
+  for spec in "passthrough:${ENTRY[passthrough]}" "jose:${ENTRY[jose]}" \
     "edgeguard:$EDGEGUARD_ENTRY $EDGEGUARD_WASM"; do
     w=${spec%%:*}; files=${spec#*:}
     raw=0; gz=0; names=""; wasm_raw=0; wasm_gz=0

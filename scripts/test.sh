@@ -18,6 +18,7 @@ cd "$EG_ROOT"
 # To add a check, add a line here.
 STEPS=(
   "setup           | 2400 | ./scripts/setup.sh"
+  "standalone      |   60 | ./scripts/check-standalone.sh --self-test"
   "fmt             |  300 | cargo fmt --all -- --check"
   "clippy          | 1200 | cargo clippy --workspace --all-targets -- -D warnings"
   "clippy-wasm     | 1200 | cargo clippy --workspace --target $WASM_TARGET --lib -- -D warnings"

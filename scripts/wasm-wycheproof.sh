@@ -12,9 +12,9 @@ cd "$EG_ROOT"
 
 eg_have_rust_target "$WASI_TARGET" || eg_die "the Rust target $WASI_TARGET is missing" \
   "Run scripts/setup.sh (or: rustup target add $WASI_TARGET)."
-vectors="${WYCHEPROOF_DIR:-$EG_ROOT/../shared/vectors/wycheproof}"
+vectors="${WYCHEPROOF_DIR:-$EG_ROOT/tests/vectors/wycheproof}"
 [ -d "$vectors" ] || eg_die "Wycheproof vectors not found at $vectors" \
-  "Put ../shared beside the repository, or set WYCHEPROOF_DIR to the vectors' directory."
+  "Restore tests/vectors/wycheproof (git checkout -- tests/vectors), or set WYCHEPROOF_DIR to another copy."
 
 eg_log "building tests/wycheproof.rs for $WASI_TARGET (release profile) and running it in node's V8"
 # worker-glue needs the Workers runtime; the verifiers do not.

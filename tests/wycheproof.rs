@@ -1,4 +1,4 @@
-//! Wycheproof known-answer vectors (../shared/vectors/wycheproof) for every verifier the
+//! Wycheproof known-answer vectors (tests/vectors/wycheproof) for every verifier the
 //! gateway uses: every "valid" vector must verify, every "invalid" one must fail;
 //! "acceptable" ones may go either way. RSA is also cross-checked against jwt-compact's
 //! `rsa`-crate verifier, so the two implementations must agree on every vector.
@@ -18,7 +18,7 @@ fn vectors(name: &str) -> Value {
     let dir = std::env::var_os("WYCHEPROOF_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/wycheproof")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/wycheproof")
         });
     let path = dir.join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {

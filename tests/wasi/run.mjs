@@ -6,14 +6,18 @@
 //   CARGO_TARGET_WASM32_WASIP1_RUNNER="node tests/wasi/run.mjs" cargo test --target wasm32-wasip1 ...
 import { readFile } from "node:fs/promises";
 import { WASI } from "node:wasi";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 
 const [wasmPath, ...args] = process.argv.slice(2);
 if (!wasmPath) {
   console.error("usage: node tests/wasi/run.mjs <test.wasm> [test args]");
   process.exit(2);
 }
-const vectors = resolve(process.env.WYCHEPROOF_DIR ?? "../shared/vectors/wycheproof");
+// Default: the repository's copy, found from this file (cargo runs us from the package root,
+// but nothing here should depend on the working directory).
+const here = dirname(fileURLToPath(import.meta.url));
+const vectors = resolve(process.env.WYCHEPROOF_DIR ?? resolve(here, "../vectors/wycheproof"));
 const wasi = new WASI({
   version: "preview1",
   args: [wasmPath, ...args],

@@ -31,9 +31,12 @@ export function tempKvDir() {
  * @param {object} [o.vars]       extra bindings (strings, numbers or booleans, like wrangler [vars])
  * @param {string|{url:string}} [o.origin]  ORIGIN; omitted when falsy (route mode)
  * @param {string} [o.kvPersist]  directory shared between instances; default in-memory
+ * @param {number} [o.port]       loopback port of the direct socket; default 0 (any free port)
+ * @param {boolean} [o.keepLogs]  collect the worker's output in `logs` (default); false drops
+ *                                it, for long runs (bench/host.mjs) where it would only grow
  * @returns {Promise<{url, mf, logs: string[], kv: () => Promise<KVNamespace>, close}>}
  */
-export async function startGateway({ issuers, vars = {}, origin, kvPersist, script = SCRIPT } = {}) {
+export async function startGateway({ issuers, vars = {}, origin, kvPersist, script = SCRIPT, port = 0, keepLogs = true } = {}) {
   const bindings = { ...vars };
   if (issuers !== undefined) bindings.ISSUERS = typeof issuers === "string" ? issuers : JSON.stringify(issuers);
   const originUrl = typeof origin === "string" ? origin : origin?.url;
@@ -48,7 +51,7 @@ export async function startGateway({ issuers, vars = {}, origin, kvPersist, scri
       while ((i = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
-        logs.push(line);
+        if (keepLogs) logs.push(line);
         if (process.env.EDGEGUARD_E2E_VERBOSE) process.stderr.write(`[worker] ${line}\n`);
       }
     });
@@ -65,7 +68,7 @@ export async function startGateway({ issuers, vars = {}, origin, kvPersist, scri
     kvPersist: kvPersist ? resolve(kvPersist) : false,
     host: "127.0.0.1",
     port: 0,
-    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    unsafeDirectSockets: [{ host: "127.0.0.1", port }],
     stripCfConnectingIp: false,
     cf: false,
     liveReload: false,
