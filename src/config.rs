@@ -275,13 +275,6 @@ impl Config {
             Issuers::Text(raw) => parse_issuers(raw, max_issuers.map(|n| n as usize), &mut e),
             Issuers::Unchecked => Vec::new(),
         };
-        let routes = match e.take(v.json("ROUTES")) {
-            Some(value) => parse_routes(&value).unwrap_or_else(|errors| {
-                e.0.extend(errors);
-                Vec::new()
-            }),
-            None => Vec::new(),
-        };
         let config = Config {
             issuers,
             origin,
@@ -303,7 +296,13 @@ impl Config {
             cache,
             retry_after_secs: e.take(v.number("RETRY_AFTER_SECONDS", 30, 1, 3600)),
             token_cache_entries: e.take(v.number("TOKEN_CACHE_ENTRIES", 4096, 0, 100_000)) as usize,
-            routes,
+            routes: match e.take(v.json("ROUTES")) {
+                Some(value) => parse_routes(&value).unwrap_or_else(|errors| {
+                    e.0.extend(errors);
+                    Vec::new()
+                }),
+                None => Vec::new(),
+            },
             default_route: match e.take(v.json("DEFAULT_ROUTE")) {
                 Some(value) => e.take(parse_rule(&value, "DEFAULT_ROUTE", false)),
                 None => Rule::default(),

@@ -61,17 +61,17 @@ fn toml_vars(text: &str, env: Option<&str>) -> Result<TomlVars, String> {
         .parse()
         .map_err(|e| format!("is not valid TOML: {e}"))?;
     let (table, place) = match env {
-        None => (Some(&doc), "[vars]".to_string()),
+        None => (&doc, "[vars]".to_string()),
         Some(name) => {
             let table = doc
                 .get("env")
                 .and_then(|envs| envs.get(name))
                 .and_then(toml::Value::as_table)
                 .ok_or_else(|| format!("has no [env.{name}]: check the --env name"))?;
-            (Some(table), format!("[env.{name}.vars]"))
+            (table, format!("[env.{name}.vars]"))
         }
     };
-    let vars = match table.and_then(|t| t.get("vars")) {
+    let vars = match table.get("vars") {
         None => return Ok(TomlVars::default()),
         Some(toml::Value::Table(vars)) => vars,
         Some(_) => return Err(format!("{place} must be a table")),
@@ -104,8 +104,9 @@ fn var_value(value: &toml::Value) -> Option<VarValue> {
         toml::Value::Integer(i) => VarValue::Number(*i as f64),
         toml::Value::Float(f) => VarValue::Number(*f),
         toml::Value::Datetime(_) => return None,
+        // Cannot fail: TOML keys are strings and every TOML value serializes.
         toml::Value::Array(_) | toml::Value::Table(_) => {
-            VarValue::structured(serde_json::to_value(value).ok()?)
+            VarValue::structured(serde_json::to_value(value).unwrap_or_default())
         }
     })
 }
@@ -136,7 +137,7 @@ fn run(args: Args) -> Result<ExitCode, Usage> {
         .map(|path| read(path, "the ISSUERS file"))
         .transpose()?;
     if from_file.is_some() && toml.vars.contains_key("ISSUERS") {
-        eprintln!("edgeguard-check: warning: ISSUERS is set in {place} too; checking the --issuers file (a secret and a var cannot share the name)");
+        eprintln!("edgeguard-check: warning: ISSUERS is set in {place} too; checking the --issuers file (keep ISSUERS in one place)");
     }
     let (issuers, issuers_from) = match (&from_file, toml.vars.get("ISSUERS")) {
         (Some(text), _) => (Issuers::Text(Some(text)), args.issuers.clone()),
@@ -161,6 +162,8 @@ fn run(args: Args) -> Result<ExitCode, Usage> {
         Ok(_) => {}
         Err(more) => errors.extend(more),
     }
+    // ISSUERS first, then the vars, each in the order the Worker checks them.
+    errors.sort_by_key(|e| !e.field.starts_with("ISSUERS"));
     for error in &errors {
         eprintln!("{error}");
     }
