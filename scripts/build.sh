@@ -2,7 +2,9 @@
 # Builds the Worker: `worker-build --release` -> build/index.js + build/index_bg.wasm.
 # worker-build's own downloads of wasm-bindgen, esbuild and wasm-opt cannot work without
 # internet, so it is pointed at local copies (WASM_BINDGEN_BIN, ESBUILD_BIN, WASM_OPT_BIN).
-# Runs scripts/setup.sh first if a tool is missing or at the wrong version.
+# Runs scripts/setup.sh first if a tool is missing or at the wrong version. Before anything,
+# edgeguard-check validates wrangler.toml's [vars]: a bad var stops the build (and so
+# `wrangler deploy`) with the check's messages.
 #
 # Usage: scripts/build.sh [--if-stale] [extra cargo build args...]
 #   --if-stale  do nothing when build/ is newer than every input (src/, crates/, Cargo.toml,
@@ -17,6 +19,14 @@ IF_STALE=0
 if [ "${1:-}" = "--if-stale" ]; then
   IF_STALE=1
   shift
+fi
+
+# Before --if-stale's shortcut: wrangler.toml is not a build input, yet `wrangler deploy`
+# ships its vars. A native debug build (it shares target/debug with `cargo test`).
+eg_log "edgeguard-check: wrangler.toml [vars]"
+if ! cargo run --quiet -p edgeguard-check -- --wrangler wrangler.toml; then
+  eg_die "wrangler.toml is not a valid edgeguard configuration (see the messages above); nothing was built" \
+    "Fix what they name (README.md, \"Configuration reference\"), then rerun."
 fi
 
 OUT_DIR="$EG_ROOT/build"

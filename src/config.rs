@@ -49,6 +49,57 @@ pub const VAR_NAMES: [&str; 30] = [
     "DPOP_REPLAY_ENTRIES",
 ];
 
+/// A `[vars]` value as the Worker receives it: wrangler hands wrangler.toml's values over as
+/// JS values, and the parser reads text. The Worker (`edge`) and `edgeguard-check` (reading
+/// the TOML) both turn a value into text here, so the check sees what the Worker sees.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VarValue {
+    Text(String),
+    Bool(bool),
+    Number(f64),
+    /// A table or an array, as JSON text (`JSON.stringify`).
+    Json(String),
+}
+
+impl VarValue {
+    /// A table or array given as a JSON value, written as `JSON.stringify` writes the JS
+    /// value: an integral number has no fraction (`60`, not `60.0`).
+    pub fn structured(value: Value) -> VarValue {
+        fn js(value: Value) -> Value {
+            match value {
+                Value::Number(n) => match n.as_f64().and_then(js_integer) {
+                    Some(i) if !n.is_i64() && !n.is_u64() => Value::from(i),
+                    _ => Value::Number(n),
+                },
+                Value::Array(items) => Value::Array(items.into_iter().map(js).collect()),
+                Value::Object(map) => {
+                    Value::Object(map.into_iter().map(|(k, v)| (k, js(v))).collect())
+                }
+                other => other,
+            }
+        }
+        VarValue::Json(js(value).to_string())
+    }
+
+    /// The text the parser reads: strings as they are, booleans as `true`/`false`, integral
+    /// numbers without a fraction, tables and arrays as JSON.
+    pub fn into_text(self) -> String {
+        match self {
+            VarValue::Text(s) | VarValue::Json(s) => s,
+            VarValue::Bool(b) => b.to_string(),
+            VarValue::Number(n) => match js_integer(n) {
+                Some(i) => i.to_string(),
+                None => n.to_string(),
+            },
+        }
+    }
+}
+
+/// `n` as an integer when it is one (and exactly representable), as JS prints it.
+fn js_integer(n: f64) -> Option<i64> {
+    (n.fract() == 0.0 && n.abs() < 1e15).then_some(n as i64)
+}
+
 /// Upper bound on configured issuers: bounds the per-isolate key cache as well.
 const DEFAULT_MAX_ISSUERS: u64 = 50;
 /// Upper bound of an issuer's `max_token_age`: one year. An access token meant to live longer
@@ -153,94 +204,153 @@ impl Config {
         self.issuers.iter().find(|i| i.issuer == iss)
     }
 
-    /// Validates `ISSUERS` (the secret's text, if set) and the `[vars]` (already stringified).
+    /// Validates `ISSUERS` (the secret's text, if set) and the `[vars]` (already stringified,
+    /// see [`VarValue`]). The first error of [`Config::check`]: the Worker reports one.
     pub fn parse(
         issuers: Option<&str>,
         vars: &HashMap<String, String>,
     ) -> Result<Config, ConfigError> {
+        Self::check(Issuers::Text(issuers), vars).map_err(|mut errors| errors.swap_remove(0))
+    }
+
+    /// Validates like [`Config::parse`] but reports every error, for `edgeguard-check`. Each
+    /// var and each `ISSUERS` item is checked on its own (up to its first error), so one typo
+    /// does not hide the next; a check across vars runs only when its vars are valid.
+    /// With [`Issuers::Unchecked`] the `Config` has no issuers: for reporting only.
+    pub fn check(
+        issuers: Issuers<'_>,
+        vars: &HashMap<String, String>,
+    ) -> Result<Config, Vec<ConfigError>> {
         let v = Vars(vars);
-        let max_issuers = v.number("MAX_ISSUERS", DEFAULT_MAX_ISSUERS, 1, 1000)?;
-        let origin = match v.get("ORIGIN") {
-            None => None,
-            Some(raw) => Some(parse_origin(raw)?),
+        let mut e = Errors::default();
+        let max_issuers = e.ok(v.number("MAX_ISSUERS", DEFAULT_MAX_ISSUERS, 1, 1000));
+        let origin = e.take(v.get("ORIGIN").map(parse_origin).transpose());
+        let subject = e.ok(v.header_name("SUBJECT_HEADER", "X-Auth-Subject"));
+        let issuer = e.ok(v.header_name("ISSUER_HEADER", "X-Auth-Issuer"));
+        let claims = e.ok(v.header_name("CLAIMS_HEADER", "X-Auth-Claims"));
+        let identity = match (subject, issuer, claims) {
+            (Some(subject), Some(issuer), Some(claims)) => Some(HeaderNames {
+                subject,
+                issuer,
+                claims,
+            }),
+            _ => None,
         };
-        let headers = HeaderNames {
-            subject: v.header_name("SUBJECT_HEADER", "X-Auth-Subject")?,
-            issuer: v.header_name("ISSUER_HEADER", "X-Auth-Issuer")?,
-            claims: v.header_name("CLAIMS_HEADER", "X-Auth-Claims")?,
-        };
-        let lower = |s: &str| s.to_ascii_lowercase();
-        if lower(&headers.subject) == lower(&headers.issuer)
-            || lower(&headers.subject) == lower(&headers.claims)
-            || lower(&headers.issuer) == lower(&headers.claims)
-        {
-            return Err(ConfigError::new(
-                "SUBJECT_HEADER",
-                "identity header names must differ",
-            ));
+        if let Some(h) = &identity {
+            let lower = |s: &str| s.to_ascii_lowercase();
+            if lower(&h.subject) == lower(&h.issuer)
+                || lower(&h.subject) == lower(&h.claims)
+                || lower(&h.issuer) == lower(&h.claims)
+            {
+                e.push(ConfigError::new(
+                    "SUBJECT_HEADER",
+                    "identity header names must differ",
+                ));
+            }
         }
-        let realm = v.get("AUTH_REALM").unwrap_or("edgeguard").to_string();
-        if realm.is_empty()
-            || !realm
-                .bytes()
-                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-        {
-            return Err(ConfigError::new(
-                "AUTH_REALM",
-                "must be printable ASCII without quotes or backslashes",
-            ));
-        }
-        let min_ttl = v.number("JWKS_MIN_TTL_SECONDS", 60, 0, 86_400)?;
-        let max_ttl = v.number("JWKS_MAX_TTL_SECONDS", 3600, 1, 7 * 86_400)?;
-        if min_ttl > max_ttl {
-            return Err(ConfigError::new(
-                "JWKS_MIN_TTL_SECONDS",
-                "must not exceed JWKS_MAX_TTL_SECONDS",
-            ));
+        let realm = e.take(v.realm());
+        let min_ttl = e.ok(v.number("JWKS_MIN_TTL_SECONDS", 60, 0, 86_400));
+        let max_ttl = e.ok(v.number("JWKS_MAX_TTL_SECONDS", 3600, 1, 7 * 86_400));
+        if let (Some(min), Some(max)) = (min_ttl, max_ttl) {
+            if min > max {
+                e.push(ConfigError::new(
+                    "JWKS_MIN_TTL_SECONDS",
+                    "must not exceed JWKS_MAX_TTL_SECONDS",
+                ));
+            }
         }
         let cache = CachePolicy {
-            min_ttl,
-            max_ttl,
-            default_ttl: v.number("JWKS_DEFAULT_TTL_SECONDS", 600, 0, 7 * 86_400)?,
-            max_stale: v.number("JWKS_MAX_STALE_SECONDS", 86_400, 0, 30 * 86_400)?,
-            refetch_cooldown: v.number("JWKS_REFETCH_COOLDOWN_SECONDS", 30, 0, 3600)?,
+            min_ttl: min_ttl.unwrap_or_default(),
+            max_ttl: max_ttl.unwrap_or_default(),
+            default_ttl: e.take(v.number("JWKS_DEFAULT_TTL_SECONDS", 600, 0, 7 * 86_400)),
+            max_stale: e.take(v.number("JWKS_MAX_STALE_SECONDS", 86_400, 0, 30 * 86_400)),
+            refetch_cooldown: e.take(v.number("JWKS_REFETCH_COOLDOWN_SECONDS", 30, 0, 3600)),
         };
-        let claim_headers = v.claim_headers(&headers)?;
+        // Clashes with the identity headers can only be told once those are valid.
+        let claim_headers = match &identity {
+            Some(h) => e.take(v.claim_headers(h)),
+            None => Vec::new(),
+        };
+        let issuers = match issuers {
+            Issuers::Text(raw) => parse_issuers(raw, max_issuers.map(|n| n as usize), &mut e),
+            Issuers::Unchecked => Vec::new(),
+        };
         let config = Config {
-            issuers: parse_issuers(issuers, max_issuers as usize)?,
+            issuers,
             origin,
             realm,
-            leeway_secs: v.number("LEEWAY_SECONDS", 60, 0, 600)?,
-            headers,
-            strip_authorization: v.boolean("STRIP_AUTHORIZATION", false)?,
-            max_token_bytes: v.number("MAX_TOKEN_BYTES", 8192, 256, 65_536)? as usize,
+            leeway_secs: e.take(v.number("LEEWAY_SECONDS", 60, 0, 600)),
+            headers: identity.unwrap_or_else(|| HeaderNames {
+                subject: String::new(),
+                issuer: String::new(),
+                claims: String::new(),
+            }),
+            strip_authorization: e.take(v.boolean("STRIP_AUTHORIZATION", false)),
+            max_token_bytes: e.take(v.number("MAX_TOKEN_BYTES", 8192, 256, 65_536)) as usize,
             fetch: FetchLimits {
-                timeout_ms: v.number("JWKS_TIMEOUT_MS", 5000, 100, 30_000)?,
-                max_bytes: v.number("JWKS_MAX_BYTES", 262_144, 1024, 4 * 1024 * 1024)? as usize,
-                max_keys: v.number("JWKS_MAX_KEYS", 64, 1, 1000)? as usize,
+                timeout_ms: e.take(v.number("JWKS_TIMEOUT_MS", 5000, 100, 30_000)),
+                max_bytes: e.take(v.number("JWKS_MAX_BYTES", 262_144, 1024, 4 * 1024 * 1024))
+                    as usize,
+                max_keys: e.take(v.number("JWKS_MAX_KEYS", 64, 1, 1000)) as usize,
             },
             cache,
-            retry_after_secs: v.number("RETRY_AFTER_SECONDS", 30, 1, 3600)?,
-            token_cache_entries: v.number("TOKEN_CACHE_ENTRIES", 4096, 0, 100_000)? as usize,
-            routes: match v.json("ROUTES")? {
-                Some(value) => parse_routes(&value)?,
+            retry_after_secs: e.take(v.number("RETRY_AFTER_SECONDS", 30, 1, 3600)),
+            token_cache_entries: e.take(v.number("TOKEN_CACHE_ENTRIES", 4096, 0, 100_000)) as usize,
+            routes: match e.take(v.json("ROUTES")) {
+                Some(value) => parse_routes(&value).unwrap_or_else(|errors| {
+                    e.0.extend(errors);
+                    Vec::new()
+                }),
                 None => Vec::new(),
             },
-            default_route: match v.json("DEFAULT_ROUTE")? {
-                Some(value) => parse_rule(&value, "DEFAULT_ROUTE", false)?,
+            default_route: match e.take(v.json("DEFAULT_ROUTE")) {
+                Some(value) => e.take(parse_rule(&value, "DEFAULT_ROUTE", false)),
                 None => Rule::default(),
             },
             claim_headers,
-            token_cookie: v.token_name("TOKEN_COOKIE")?,
-            token_query_param: v.token_name("TOKEN_QUERY_PARAM")?,
-            cors_preflight: v.boolean("CORS_PREFLIGHT", false)?,
-            deny_jti: v.string_list("DENY_JTI")?,
-            deny_sub: v.string_list("DENY_SUB")?,
-            resource_metadata: v.resource_metadata()?,
-            dpop_max_age_secs: v.number("DPOP_MAX_AGE_SECONDS", 300, 1, 3600)?,
-            dpop_replay_entries: v.number("DPOP_REPLAY_ENTRIES", 4096, 0, 100_000)? as usize,
+            token_cookie: e.take(v.token_name("TOKEN_COOKIE")),
+            token_query_param: e.take(v.token_name("TOKEN_QUERY_PARAM")),
+            cors_preflight: e.take(v.boolean("CORS_PREFLIGHT", false)),
+            deny_jti: e.take(v.string_list("DENY_JTI")),
+            deny_sub: e.take(v.string_list("DENY_SUB")),
+            resource_metadata: e.take(v.resource_metadata()),
+            dpop_max_age_secs: e.take(v.number("DPOP_MAX_AGE_SECONDS", 300, 1, 3600)),
+            dpop_replay_entries: e.take(v.number("DPOP_REPLAY_ENTRIES", 4096, 0, 100_000)) as usize,
         };
-        Ok(config)
+        if e.0.is_empty() {
+            Ok(config)
+        } else {
+            Err(e.0)
+        }
+    }
+}
+
+/// What [`Config::check`] validates as `ISSUERS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Issuers<'a> {
+    /// The secret's text, `None` when it is not set (itself an error).
+    Text(Option<&'a str>),
+    /// Not at hand (a check of wrangler.toml alone: `ISSUERS` is a secret).
+    Unchecked,
+}
+
+/// The errors found so far.
+#[derive(Default)]
+struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    fn push(&mut self, error: ConfigError) {
+        self.0.push(error);
+    }
+
+    fn ok<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        result.map_err(|error| self.push(error)).ok()
+    }
+
+    /// The value, or after an error a placeholder: any error discards the whole `Config`, so
+    /// the placeholder only lets the other fields be checked.
+    fn take<T: Default>(&mut self, result: Result<T, ConfigError>) -> T {
+        self.ok(result).unwrap_or_default()
     }
 }
 
@@ -350,6 +460,21 @@ impl Vars<'_> {
         Ok(Some(Value::Object(doc).to_string()))
     }
 
+    fn realm(&self) -> Result<String, ConfigError> {
+        let realm = self.get("AUTH_REALM").unwrap_or("edgeguard");
+        if realm
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        {
+            Ok(realm.to_string())
+        } else {
+            Err(ConfigError::new(
+                "AUTH_REALM",
+                "must be printable ASCII without quotes or backslashes",
+            ))
+        }
+    }
+
     /// An unset or empty var means "use the default".
     fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
@@ -439,7 +564,31 @@ pub fn check_fetch_url(url: &Url) -> Result<(), &'static str> {
     }
 }
 
-fn parse_issuers(raw: Option<&str>, max: usize) -> Result<Vec<IssuerConfig>, ConfigError> {
+/// Every issuer that parses; each item's first error (and a repeated `issuer`) goes to
+/// `errors`. `max` is `None` when `MAX_ISSUERS` itself is invalid (already reported).
+fn parse_issuers(raw: Option<&str>, max: Option<usize>, errors: &mut Errors) -> Vec<IssuerConfig> {
+    let Some(items) = errors.ok(issuer_items(raw, max)) else {
+        return Vec::new();
+    };
+    let mut out: Vec<IssuerConfig> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Some(parsed) = errors.ok(parse_issuer(item, &format!("ISSUERS[{i}]"))) else {
+            continue;
+        };
+        if out.iter().any(|o| o.issuer == parsed.issuer) {
+            errors.push(ConfigError::new(
+                format!("ISSUERS[{i}].issuer"),
+                "is listed twice",
+            ));
+        } else {
+            out.push(parsed);
+        }
+    }
+    out
+}
+
+/// The items of the `ISSUERS` array, bounded by `max`.
+fn issuer_items(raw: Option<&str>, max: Option<usize>) -> Result<Vec<Value>, ConfigError> {
     let raw = raw
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -452,24 +601,13 @@ fn parse_issuers(raw: Option<&str>, max: usize) -> Result<Vec<IssuerConfig>, Con
     if items.is_empty() {
         return Err(ConfigError::new("ISSUERS", "must list at least one issuer"));
     }
-    if items.len() > max {
+    if let Some(max) = max.filter(|&max| items.len() > max) {
         return Err(ConfigError::new(
             "ISSUERS",
             format!("lists more than {max} issuers (MAX_ISSUERS)"),
         ));
     }
-    let mut out: Vec<IssuerConfig> = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let parsed = parse_issuer(item, &format!("ISSUERS[{i}]"))?;
-        if out.iter().any(|o| o.issuer == parsed.issuer) {
-            return Err(ConfigError::new(
-                format!("ISSUERS[{i}].issuer"),
-                "is listed twice",
-            ));
-        }
-        out.push(parsed);
-    }
-    Ok(out)
+    Ok(items)
 }
 
 fn parse_issuer(item: &Value, at: &str) -> Result<IssuerConfig, ConfigError> {
@@ -954,5 +1092,84 @@ mod tests {
         assert!(ok.strip_authorization);
         assert_eq!(ok.origin.unwrap().as_str(), "https://o.test/base");
         assert_eq!(ok.realm, "edgeguard");
+    }
+
+    #[test]
+    fn check_reports_every_var_and_issuer() {
+        let issuers = r#"[{"issuer":"https://a/","jwks_uri":"https://a/j","audiences":[]},
+            {"issuer":"https://b/","jwks_uri":"https://b/j","audiences":["b"]},
+            {"issuer":"https://c/","jwks_uri":"http://c/j","audiences":["c"]},
+            {"issuer":"https://b/","jwks_uri":"https://b/k","audiences":["b"]}]"#;
+        let bad = vars(&[
+            ("LEEWAY_SECONDS", "601"),
+            ("STRIP_AUTHORIZATION", "maybe"),
+            (
+                "ROUTES",
+                r#"[{"prefix":"/a","auth":"x"},{"prefix":"/b//"}]"#,
+            ),
+        ]);
+        let errors = Config::check(Issuers::Text(Some(issuers)), &bad).unwrap_err();
+        let mut fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        fields.sort_unstable();
+        assert_eq!(
+            fields,
+            [
+                "ISSUERS[0].audiences",
+                "ISSUERS[2].jwks_uri",
+                "ISSUERS[3].issuer",
+                "LEEWAY_SECONDS",
+                "ROUTES[0].auth",
+                "ROUTES[1].prefix",
+                "STRIP_AUTHORIZATION",
+            ]
+        );
+        // The Worker reports the first of them.
+        let first = Config::parse(Some(issuers), &bad).unwrap_err();
+        assert_eq!(first, errors[0]);
+    }
+
+    #[test]
+    fn cross_checks_wait_for_their_vars() {
+        // An invalid SUBJECT_HEADER is one error, not also a clash with ISSUER_HEADER.
+        let bad = vars(&[
+            ("SUBJECT_HEADER", "X Bad"),
+            ("ISSUER_HEADER", "X-Auth-Subject"),
+        ]);
+        let errors = Config::check(Issuers::Text(Some(ONE)), &bad).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "SUBJECT_HEADER");
+        let bad = vars(&[("MAX_ISSUERS", "0"), ("JWKS_MAX_TTL_SECONDS", "x")]);
+        let fields: Vec<String> = Config::check(Issuers::Text(Some(ONE)), &bad)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["MAX_ISSUERS", "JWKS_MAX_TTL_SECONDS"]);
+    }
+
+    #[test]
+    fn vars_alone_need_no_issuers() {
+        let ok = Config::check(Issuers::Unchecked, &vars(&[("LEEWAY_SECONDS", "5")])).unwrap();
+        assert!(ok.issuers.is_empty());
+        let errors = Config::check(Issuers::Unchecked, &vars(&[("LEEWAY_SECONDS", "x")]));
+        assert_eq!(errors.unwrap_err()[0].field, "LEEWAY_SECONDS");
+        let errors = Config::check(Issuers::Text(None), &HashMap::new()).unwrap_err();
+        assert_eq!(errors[0].field, "ISSUERS");
+    }
+
+    #[test]
+    fn var_values_read_as_the_worker_reads_them() {
+        let text = |v: VarValue| v.into_text();
+        assert_eq!(text(VarValue::Text(" a ".into())), " a ");
+        assert_eq!(text(VarValue::Bool(true)), "true");
+        assert_eq!(text(VarValue::Number(60.0)), "60");
+        assert_eq!(text(VarValue::Number(-3.0)), "-3");
+        assert_eq!(text(VarValue::Number(1.5)), "1.5");
+        assert_eq!(text(VarValue::Number(1e20)), "100000000000000000000");
+        let table = serde_json::json!({"a": [1, 2.0, 2.5, true, "x"], "b": {"c": 600.0}});
+        assert_eq!(
+            text(VarValue::structured(table)),
+            r#"{"a":[1,2,2.5,true,"x"],"b":{"c":600}}"#
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! through `fetcher`, and either forwards (streaming) or answers at the edge.
 
 use crate::cache::{token_key, Refusal, TokenCache, Verdict};
-use crate::config::{Config, VAR_NAMES};
+use crate::config::{Config, VarValue, VAR_NAMES};
 use crate::dpop::{self, DpopSettings, ReplayCache};
 use crate::error::TokenError;
 use crate::error::{ConfigError, EdgeResponse, ExtractError, Rejection};
@@ -498,26 +498,24 @@ fn install_config(parsed: ParsedConfig) {
     CONFIG.with(|c| *c.borrow_mut() = Some(parsed));
 }
 
-/// Reads `ISSUERS` and every known var. Numbers and booleans in `[vars]` are accepted and
-/// stringified; `ISSUERS` may also be given as a structured var (JSON), not only a secret.
+/// Reads `ISSUERS` and every known var, as text (`VarValue::into_text`: how numbers,
+/// booleans and structured vars read). `ISSUERS` may also be given as a structured var
+/// (JSON), not only a secret.
 fn read_raw_config(env: &Env) -> RawConfig {
     let read = |name: &str| -> Option<String> {
         let v = js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(name)).ok()?;
-        if v.is_undefined() || v.is_null() {
-            None
+        let value = if v.is_undefined() || v.is_null() {
+            return None;
         } else if let Some(s) = v.as_string() {
-            Some(s)
+            VarValue::Text(s)
         } else if let Some(b) = v.as_bool() {
-            Some(b.to_string())
+            VarValue::Bool(b)
         } else if let Some(n) = v.as_f64() {
-            Some(if n.fract() == 0.0 && n.abs() < 1e15 {
-                format!("{}", n as i64)
-            } else {
-                n.to_string()
-            })
+            VarValue::Number(n)
         } else {
-            js_sys::JSON::stringify(&v).ok().and_then(|s| s.as_string())
-        }
+            VarValue::Json(js_sys::JSON::stringify(&v).ok()?.as_string()?)
+        };
+        Some(value.into_text())
     };
     RawConfig {
         issuers: read("ISSUERS"),

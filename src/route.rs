@@ -322,19 +322,30 @@ fn parse_pattern(text: &str, at: &str, glob: bool) -> Result<Pattern, ConfigErro
     Ok(Pattern::new(text))
 }
 
-/// Parses `ROUTES` (a JSON array of rules) with errors naming `ROUTES[i].field`.
-pub fn parse_routes(value: &Value) -> Result<Vec<Rule>, ConfigError> {
+/// Parses `ROUTES` (a JSON array of rules) with errors naming `ROUTES[i].field`: each rule's
+/// first error, every rule checked.
+pub fn parse_routes(value: &Value) -> Result<Vec<Rule>, Vec<ConfigError>> {
     let Value::Array(items) = value else {
-        return Err(ConfigError::new("ROUTES", "must be a JSON array of rules"));
+        return Err(vec![ConfigError::new(
+            "ROUTES",
+            "must be a JSON array of rules",
+        )]);
     };
     if items.len() > 500 {
-        return Err(ConfigError::new("ROUTES", "lists more than 500 rules"));
+        return Err(vec![ConfigError::new(
+            "ROUTES",
+            "lists more than 500 rules",
+        )]);
     }
-    let rules: Vec<Rule> = items
+    let (rules, errors): (Vec<_>, Vec<_>) = items
         .iter()
         .enumerate()
         .map(|(i, item)| parse_rule(item, &format!("ROUTES[{i}]"), true))
-        .collect::<Result<_, _>>()?;
+        .partition(Result::is_ok);
+    if !errors.is_empty() {
+        return Err(errors.into_iter().filter_map(Result::err).collect());
+    }
+    let rules: Vec<Rule> = rules.into_iter().filter_map(Result::ok).collect();
     let glob_bytes: usize = rules
         .iter()
         .map(|r| match &r.path {
@@ -343,10 +354,10 @@ pub fn parse_routes(value: &Value) -> Result<Vec<Rule>, ConfigError> {
         })
         .sum();
     if glob_bytes > MAX_GLOB_BYTES {
-        return Err(ConfigError::new(
+        return Err(vec![ConfigError::new(
             "ROUTES",
             format!("has {glob_bytes} bytes of path globs; at most {MAX_GLOB_BYTES} (use prefix rules where you can)"),
-        ));
+        )]);
     }
     Ok(rules)
 }
@@ -769,7 +780,7 @@ mod tests {
 
     #[test]
     fn patterns_are_bounded_and_canonical() {
-        let err = |v: Value| parse_routes(&v).unwrap_err();
+        let err = |v: Value| parse_routes(&v).unwrap_err().swap_remove(0);
         for (pattern, field) in [
             ("/admin//", "ROUTES[0].prefix"),
             ("/a/../b", "ROUTES[0].prefix"),
@@ -856,8 +867,20 @@ mod tests {
     }
 
     #[test]
+    fn every_bad_rule_is_reported() {
+        let errors = parse_routes(&json!([
+            {"prefix": "/a", "auth": "maybe"},
+            {"prefix": "/ok/"},
+            {"prefix": "/b", "scope": ["x"]}
+        ]))
+        .unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["ROUTES[0].auth", "ROUTES[2].scope"]);
+    }
+
+    #[test]
     fn bad_rules_name_the_field() {
-        let err = |v: Value| parse_routes(&v).unwrap_err().field;
+        let err = |v: Value| parse_routes(&v).unwrap_err().swap_remove(0).field;
         assert_eq!(err(json!({})), "ROUTES");
         assert_eq!(err(json!([{"prefix": "/a", "path": "/b"}])), "ROUTES[0]");
         assert_eq!(err(json!([{"methods": ["GET"]}])), "ROUTES[0]");
