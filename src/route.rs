@@ -138,7 +138,9 @@ pub fn method_readings(method: &str, overrides: &[&str]) -> Vec<String> {
     if method.eq_ignore_ascii_case("HEAD") {
         add("GET".to_owned());
     }
-    for value in overrides {
+    // A repeated header arrives joined with `,`; frameworks take a part of it, so every part
+    // counts.
+    for value in overrides.iter().flat_map(|v| v.split(',')) {
         let value = value.trim();
         // A method is an HTTP token; anything else no framework would take as one.
         if !value.is_empty()
@@ -775,6 +777,11 @@ mod tests {
         );
         // A value no framework takes for a method adds nothing.
         assert_eq!(method_readings("POST", &["DE LETE", ""]), vec!["POST"]);
+        // A repeated header, joined: every part counts.
+        assert_eq!(
+            method_readings("POST", &["get, Delete"]),
+            vec!["POST", "GET", "DELETE"]
+        );
         assert_eq!(method_readings("head", &[]), vec!["HEAD", "GET"]);
     }
 

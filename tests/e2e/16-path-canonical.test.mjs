@@ -151,6 +151,11 @@ describe("a required rule under a public default cannot be routed around", () =>
       );
       assertEdgeError(r, 401, "missing_token");
     }
+    // A repeated header arrives joined; a framework may take any part of it.
+    const r = await notForwarded(origin, () =>
+      tcpCall(publicDefault.url, "/reports/q3", { method: "POST", headers: { "X-HTTP-Method-Override": "PATCH, GET", "content-length": "0" } }),
+    );
+    assertEdgeError(r, 401, "missing_token");
   });
 });
 

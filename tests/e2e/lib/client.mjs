@@ -64,8 +64,9 @@ export function rawCall(base, path, rawHeaders, { method = "GET", timeoutMs = 15
 /**
  * Request over a bare TCP socket: the request line goes out byte for byte
  * (`//admin`, `/./x`, `/a;b`, `..%2F`), which fetch and node:http would
- * normalise or refuse. headers: {name: value}. Reads until the server closes.
- * Returns {status, headers, text, json}.
+ * normalise or refuse. headers: {name: value}. Resolves as soon as the whole
+ * response is in (workerd keeps the connection open despite `connection:
+ * close`), else when the server closes. Returns {status, headers, text, json}.
  */
 export function tcpCall(base, target, { method = "GET", headers = {}, timeoutMs = 15000 } = {}) {
   const u = new URL(base);
@@ -75,28 +76,43 @@ export function tcpCall(base, target, { method = "GET", headers = {}, timeoutMs 
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: u.hostname, port: Number(u.port) });
     const chunks = [];
-    const timer = setTimeout(() => socket.destroy(new Error(`timeout after ${timeoutMs} ms: ${method} ${target.slice(0, 80)}`)), timeoutMs);
+    let done = false;
+    const finish = (fn, value) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      fn(value);
+    };
+    const timer = setTimeout(() => finish(reject, new Error(`timeout after ${timeoutMs} ms: ${method} ${target.slice(0, 80)}`)), timeoutMs);
     socket.on("connect", () => socket.write(request, "latin1"));
-    socket.on("data", (c) => chunks.push(c));
-    socket.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
+    socket.on("data", (c) => {
+      chunks.push(c);
+      const response = parseHttpResponse(Buffer.concat(chunks), method, false);
+      if (response) finish(resolve, response);
     });
+    socket.on("error", (e) => finish(reject, e));
     socket.on("close", () => {
-      clearTimeout(timer);
       try {
-        resolve(parseHttpResponse(Buffer.concat(chunks), method));
+        finish(resolve, parseHttpResponse(Buffer.concat(chunks), method, true));
       } catch (e) {
-        reject(e);
+        finish(reject, e);
       }
     });
   });
 }
 
-/** A whole HTTP/1.1 response (Content-Length, chunked or close-delimited). */
-function parseHttpResponse(buf, method) {
+/**
+ * A whole HTTP/1.1 response (Content-Length, chunked or close-delimited), or
+ * null while it is incomplete. `closed`: the server has closed the connection,
+ * so what arrived is all there is (an incomplete head is then an error).
+ */
+function parseHttpResponse(buf, method, closed) {
   const end = buf.indexOf("\r\n\r\n");
-  if (end < 0) throw new Error(`no complete response head: ${JSON.stringify(buf.toString("latin1").slice(0, 200))}`);
+  if (end < 0) {
+    if (!closed) return null;
+    throw new Error(`no complete response head: ${JSON.stringify(buf.toString("latin1").slice(0, 200))}`);
+  }
   const [statusLine, ...headerLines] = buf.subarray(0, end).toString("latin1").split("\r\n");
   const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1]);
   const headers = new Headers();
@@ -105,19 +121,29 @@ function parseHttpResponse(buf, method) {
     headers.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
   }
   let body = buf.subarray(end + 4);
-  if (method === "HEAD") body = Buffer.alloc(0);
+  if (method === "HEAD" || status === 204 || status === 304) body = Buffer.alloc(0);
   else if (/\bchunked\b/i.test(headers.get("transfer-encoding") ?? "")) {
     const parts = [];
     let at = 0;
     for (;;) {
       const eol = body.indexOf("\r\n", at);
+      if (eol < 0) return closed ? finishBody(Buffer.concat(parts), status, headers) : null;
       const size = parseInt(body.subarray(at, eol).toString("latin1"), 16);
       if (!(size > 0)) break;
+      if (!closed && body.length < eol + 2 + size + 2) return null;
       parts.push(body.subarray(eol + 2, eol + 2 + size));
       at = eol + 2 + size + 2;
     }
     body = Buffer.concat(parts);
-  } else if (headers.has("content-length")) body = body.subarray(0, Number(headers.get("content-length")));
+  } else if (headers.has("content-length")) {
+    const length = Number(headers.get("content-length"));
+    if (!closed && body.length < length) return null;
+    body = body.subarray(0, length);
+  } else if (!closed) return null;
+  return finishBody(body, status, headers);
+}
+
+function finishBody(body, status, headers) {
   const text = body.toString("utf8");
   let json = null;
   try {
