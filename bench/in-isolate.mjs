@@ -3,7 +3,8 @@
 // inside one workerd isolate per Worker, with no socket, no network and no origin in the
 // figure. Run it with scripts/bench-isolate.sh (which builds what is missing); directly:
 //   node bench/in-isolate.mjs --rust-passthrough bench/rust-passthrough/build/index.js
-//        [--candidate other/build/index.js] [--quick] [--rounds N] [--out DIR]
+//        [--candidate other/build/index.js [--candidate-label NAME]] [--quick] [--rounds N]
+//        [--n-fast N] [--n-fresh N] [--out DIR]
 //
 // Per Worker one Miniflare (so one workerd process, whose /proc CPU is that Worker's alone)
 // runs bench/in-isolate/driver.mjs as its main module, which imports the Worker's entry and
@@ -27,6 +28,7 @@ const { values: o } = parseArgs({
     "rust-passthrough": { type: "string", default: join(here, "rust-passthrough", "build", "index.js") },
     edgeguard: { type: "string", default: join(root, "build", "index.js") },
     candidate: { type: "string", default: process.env.CANDIDATE || undefined },
+    "candidate-label": { type: "string", default: process.env.CANDIDATE_LABEL || "candidate" },
     quick: { type: "boolean", default: false },
     rounds: { type: "string" },
     "n-fast": { type: "string" },
@@ -82,7 +84,7 @@ const workers = [
   { id: "jose", label: "jose", entry: jose },
   { id: "edgeguard", label: "edgeguard", entry: resolve(o.edgeguard) },
 ];
-if (o.candidate) workers.push({ id: "candidate", label: "candidate", entry: resolve(o.candidate) });
+if (o.candidate) workers.push({ id: "candidate", label: o["candidate-label"], entry: resolve(o.candidate) });
 for (const w of workers) w.workloads ??= WORKLOADS.map((l) => l.id);
 
 // ------------------------------------------------------------------ keys and tokens

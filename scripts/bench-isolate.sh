@@ -6,7 +6,8 @@
 #
 # Usage: scripts/bench-isolate.sh            full run, ~6 min; writes bench/results/in-isolate-<UTC date>.{md,json,svg}
 #        QUICK=1 scripts/bench-isolate.sh    ~1-2 min; writes .work/bench/in-isolate-quick/
-#   CANDIDATE=/path/to/build/index.js        an A/B column (another edgeguard build)
+#   CANDIDATE=/path/to/build/index.js        an A/B column (another edgeguard build; its index_bg.wasm beside it)
+#   CANDIDATE_LABEL=aef019f                  that column's heading (default "candidate")
 #   Other knobs (ROUNDS, BATCH_MS, ...) are bench/in-isolate.mjs options: pass them after --.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
