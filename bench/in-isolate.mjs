@@ -272,6 +272,25 @@ const L = [
   ...(o.candidate ? [`Candidate: ${o.candidate}.`] : []),
   "Passthroughs ignore tokens, so they run only the reused-token workload. Only differences and ratios within one run mean anything.",
 ];
+/** The A/B: candidate minus edgeguard, best against best and per round (the two ran in the same round). */
+function abTable() {
+  const head = [
+    `A/B, ${o["candidate-label"]} minus edgeguard, µs per request (negative: the candidate is cheaper):`,
+    "",
+    "| workload | best vs best | median of per-round differences | rounds the candidate was cheaper |",
+    "| --- | ---: | ---: | ---: |",
+  ];
+  return head.concat(
+    WORKLOADS.map((l) => {
+      const at = (w, round) => runs.find((r) => r.worker === w && r.workload === l.id && r.round === round)?.us;
+      const d = [];
+      for (let round = 1; round <= ROUNDS; round++) d.push(at("candidate", round) - at("edgeguard", round));
+      const sign = (x) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`;
+      return `| ${l.label} | ${sign(best("candidate", l.id) - best("edgeguard", l.id))} | ${sign(median(d))} | ${d.filter((x) => x < 0).length} of ${d.length} |`;
+    }),
+  );
+}
+if (o.candidate) L.push("", ...abTable());
 const md = L.join("\n") + "\n";
 
 function svg() {
