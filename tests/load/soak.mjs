@@ -32,7 +32,8 @@
 // Environment: SOAK_MIX (weights valid,expired,forged,missing: "60,15,15,10"), SOAK_RSS_TOLERANCE (0.25), SOAK_MAX_REQUESTS (bound on requests, 10000000),
 // SOAK_TOKENS_PER_ALG (200), SOAK_REQUEST_TIMEOUT_MS (10000), EDGEGUARD_SCRIPT (worker module).
 import http from "node:http";
-import { readFileSync, readdirSync } from "node:fs";
+import { workerdChildren } from "../../bench/procfs.mjs";
+import { readFileSync } from "node:fs";
 import {
   startOrigin, startJwksServer, startGateway, issuerItem, readJson, fixtureKey, mint, hsSecretText, hsSecretBytes, now, sleep, FIX_ISS, scriptExists, SCRIPT,
 } from "../e2e/lib/index.mjs";
@@ -74,19 +75,6 @@ const hardStop = setTimeout(() => {
 }, (DURATION_S + 120) * 1000);
 hardStop.unref();
 
-/** The workerd process Miniflare spawned (a direct child of this process). */
-function workerdPid() {
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === process.pid && comm.startsWith("workerd")) return Number(d);
-    } catch {}
-  }
-  return null;
-}
 function memory(pid) {
   const s = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? NaN);
@@ -111,7 +99,7 @@ const gw = await startGateway({
   origin,
   vars: { JWKS_MIN_TTL_SECONDS: "1" },
 });
-const pid = workerdPid();
+const pid = workerdChildren()[0] ?? null; // the workerd Miniflare spawned
 if (!pid) {
   console.error("soak: could not find the workerd process");
   await shutdown();
