@@ -183,12 +183,18 @@ async fn decide(
     {
         return Ok(Outcome::Forward(None));
     }
-    let overrides: Vec<String> = route::METHOD_OVERRIDE_HEADERS
-        .iter()
-        .filter_map(|name| headers.get(name).ok().flatten())
-        .collect();
-    let overrides: Vec<&str> = overrides.iter().map(String::as_str).collect();
-    let methods = route::method_readings(&method, &overrides);
+    // Only rules that list methods tell methods apart: without one, the override headers
+    // cannot change the outcome, and reading them would be three JS calls per request.
+    let methods = if route::names_methods(&config.routes, &config.default_route) {
+        let overrides: Vec<String> = route::METHOD_OVERRIDE_HEADERS
+            .iter()
+            .filter_map(|name| headers.get(name).ok().flatten())
+            .collect();
+        let overrides: Vec<&str> = overrides.iter().map(String::as_str).collect();
+        route::method_readings(&method, &overrides)
+    } else {
+        vec![method.clone()]
+    };
     let rules = route::applicable(&config.routes, &config.default_route, &methods, path);
     let auth = route::strictest(&rules);
     if auth == AuthMode::Public {

@@ -158,6 +158,14 @@ pub fn method_readings(method: &str, overrides: &[&str]) -> Vec<String> {
     out
 }
 
+/// Does any rule list methods? If none does, every method gets the same rules.
+pub fn names_methods(routes: &[Rule], default: &Rule) -> bool {
+    routes
+        .iter()
+        .chain(std::iter::once(default))
+        .any(|r| !r.methods.is_empty())
+}
+
 /// The header names [`method_readings`] takes overrides from.
 pub const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
     "x-http-method-override",
@@ -775,6 +783,8 @@ mod tests {
             scopes(method_readings("POST", &[" delete "])),
             vec![vec!["delete".to_string()]]
         );
+        assert!(names_methods(&routes, &default));
+        assert!(!names_methods(&routes[2..], &default));
         // A value no framework takes for a method adds nothing.
         assert_eq!(method_readings("POST", &["DE LETE", ""]), vec!["POST"]);
         // A repeated header, joined: every part counts.
