@@ -49,7 +49,7 @@ before(async () => {
   scoped = await startGateway({
     issuers,
     origin,
-    vars: { ROUTES: JSON.stringify([{ prefix: "/admin/", scopes: ["admin"] }]) },
+    vars: { ROUTES: JSON.stringify([{ prefix: "/admin/", scopes: ["admin"] }]), CORS_PREFLIGHT: "true" },
   });
   publicDefault = await startGateway({
     issuers,
@@ -154,6 +154,21 @@ describe("a required rule under a public default cannot be routed around", () =>
     // A repeated header arrives joined; a framework may take any part of it.
     const r = await notForwarded(origin, () =>
       tcpCall(publicDefault.url, "/reports/q3", { method: "POST", headers: { "X-HTTP-Method-Override": "PATCH, GET", "content-length": "0" } }),
+    );
+    assertEdgeError(r, 401, "missing_token");
+  });
+});
+
+describe("CORS preflight", () => {
+  const preflight = { origin: "https://app.example.test", "access-control-request-method": "DELETE" };
+
+  test("a preflight is forwarded without a token", async () => {
+    assertForwarded(await tcpCall(scoped.url, "/admin/users", { method: "OPTIONS", headers: preflight }));
+  });
+
+  test("a preflight carrying a method override is not one: it needs a token", async () => {
+    const r = await notForwarded(origin, () =>
+      tcpCall(scoped.url, "/admin/users", { method: "OPTIONS", headers: { ...preflight, "X-HTTP-Method-Override": "DELETE" } }),
     );
     assertEdgeError(r, 401, "missing_token");
   });
