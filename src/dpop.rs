@@ -14,6 +14,7 @@ use crate::alg::Alg;
 use crate::cache::Bounded;
 use crate::json::parse_object;
 use crate::jwks::parse_entry;
+use crate::path::normalise_percent_encoding;
 use crate::token::{decode_segment, split_compact};
 use crate::verify::verify_public;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -256,7 +257,8 @@ pub fn access_token_hash(access_token: &str) -> String {
 /// The `htu` comparison target of a URL: scheme, host, non-default port and path, without
 /// query and fragment; the `url` crate already lower-cases scheme and host, drops a default
 /// port and removes dot segments (RFC 3986 §6.2.2.1, §6.2.2.3, §6.2.3), and
-/// [`normalise_percent_encoding`] does §6.2.2.1/§6.2.2.2 for the path.
+/// [`normalise_percent_encoding`] does §6.2.2.1/§6.2.2.2 for the path (the one path
+/// canonicaliser's first step, without its dot and slash handling: `htu` is compared as signed).
 fn htu_target(url: &Url) -> String {
     let mut url = url.clone();
     url.set_query(None);
@@ -264,36 +266,6 @@ fn htu_target(url: &Url) -> String {
     let path = normalise_percent_encoding(url.path());
     url.set_path(&path);
     url.into()
-}
-
-/// Upper-cases percent-encoding hex digits and decodes percent-encoded unreserved
-/// characters (`ALPHA / DIGIT / "-" / "." / "_" / "~"`), RFC 3986 §6.2.2.1-2.
-fn normalise_percent_encoding(path: &str) -> String {
-    let bytes = path.as_bytes();
-    let mut out = String::with_capacity(path.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && bytes[i + 1].is_ascii_hexdigit()
-            && bytes[i + 2].is_ascii_hexdigit()
-        {
-            let hex = &path[i + 1..i + 3];
-            let byte = u8::from_str_radix(hex, 16).unwrap_or_default();
-            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-                out.push(byte as char);
-            } else {
-                out.push('%');
-                out.push_str(&hex.to_ascii_uppercase());
-            }
-            i += 3;
-            continue;
-        }
-        // The path of a parsed Url is ASCII (everything else is percent-encoded).
-        out.push(bytes[i] as char);
-        i += 1;
-    }
-    out
 }
 
 /// Does the proof's `htu` name the request URL (RFC 9449 §4.3 step 9)?

@@ -97,6 +97,14 @@ fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
+/// RFC 3986 §6.2.2.1-2 on a URL path alone (no dot or slash handling): escapes of
+/// unreserved characters decoded, the others' hex upper-cased. DPoP's `htu` comparison uses
+/// it; [`RequestPath`] starts from it.
+pub fn normalise_percent_encoding(path: &str) -> String {
+    // Only ASCII escapes are replaced, by ASCII bytes: UTF-8 stays UTF-8.
+    String::from_utf8(decode_unreserved(path.as_bytes())).unwrap_or_else(|_| path.to_owned())
+}
+
 /// Decodes escapes of unreserved characters and upper-cases the hex digits of the others
 /// (RFC 3986 §6.2.2): equivalent spellings of the same path become one.
 fn decode_unreserved(bytes: &[u8]) -> Vec<u8> {
