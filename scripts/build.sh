@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Worker: `worker-build --release` -> build/index.js + build/index_bg.wasm.
-# worker-build's own downloads of wasm-bindgen, esbuild and wasm-opt cannot work without
-# internet, so it is pointed at local copies (WASM_BINDGEN_BIN, ESBUILD_BIN, WASM_OPT_BIN).
+# Builds the Worker -> build/index.js (js/shim.mjs + wasm-bindgen glue, bundled) and
+# build/index_bg.wasm: cargo build, wasm-bindgen, wasm-opt and esbuild, each from a local
+# copy (WASM_BINDGEN_BIN, WASM_OPT_BIN, ESBUILD_BIN; scripts/setup.sh installs them).
 # Runs scripts/setup.sh first if a tool is missing or at the wrong version. Before anything,
 # edgeguard-check validates wrangler.toml's [vars]: a bad var stops the build (and so
 # `wrangler deploy`) with the check's messages.
@@ -43,7 +43,7 @@ build_is_fresh() {
   [ -f "$STAMP" ] && [ -s "$OUT_DIR/index.js" ] && [ -s "$OUT_DIR/index_bg.wasm" ] || return 1
   local inputs=() p newer
   for p in src crates Cargo.toml Cargo.lock build.rs rust-toolchain.toml rust-toolchain .cargo \
-    scripts/build.sh scripts/lib.sh; do
+    scripts/build.sh scripts/lib.sh js; do
     [ -e "$p" ] && inputs+=("$p")
   done
   newer="$(find "${inputs[@]}" -newer "$STAMP" -print -quit)"
@@ -57,24 +57,43 @@ if [ "$IF_STALE" = 1 ] && build_is_fresh; then
 fi
 
 eg_ensure_build_tools
-eg_log "worker-build --release (wasm-bindgen $(eg_tool_version "$WASM_BINDGEN_BIN"), esbuild and wasm-opt from node_modules)"
 start=$SECONDS
 started_at="$(date +%s.%N)"
 rm -f "$STAMP"
-if ! "$WORKER_BUILD_BIN" --release "$@"; then
-  eg_die "worker-build failed (see the messages above)" \
-    "Compiler errors: fix src/ and rerun. Tool errors: rerun scripts/setup.sh, then scripts/build.sh."
+STAGE="$OUT_DIR/.stage"
+rm -rf "$STAGE"
+mkdir -p "$STAGE"
+
+# 1. The Rust library for wasm32 (the release profile in Cargo.toml).
+eg_log "cargo build --release --target $WASM_TARGET (a clean build takes a few minutes)"
+if ! cargo build --quiet --release --target "$WASM_TARGET" --lib "$@"; then
+  eg_die "cargo build failed (see the messages above)" "Fix src/ and rerun scripts/build.sh."
 fi
-for f in index.js index_bg.wasm; do
-  [ -s "$OUT_DIR/$f" ] || eg_die "worker-build succeeded but build/$f is missing" \
-    "Check that Cargo.toml builds a cdylib and that worker-build's --out-dir is the default (build)."
-done
-# worker-build always keeps the Wasm name section (function names in panic stack traces),
-# about 35 KiB of the module's gzip size. It is stripped here (a panic still logs its message
-# and source location) unless EDGEGUARD_KEEP_WASM_NAMES=1.
-if [ "${EDGEGUARD_KEEP_WASM_NAMES:-0}" != 1 ]; then
-  eg_strip_wasm_names "$OUT_DIR/index_bg.wasm"
-fi
+WASM_IN="$EG_ROOT/target/$WASM_TARGET/release/edgeguard.wasm"
+
+# 2. wasm-bindgen's JS glue (ES module target; the flags worker-build uses, so a trapped
+#    instance is re-created on the next call instead of staying broken).
+eg_log "wasm-bindgen $(eg_tool_version "$WASM_BINDGEN_BIN")"
+"$WASM_BINDGEN_BIN" --target module --out-name index --no-typescript \
+  --experimental-reset-state-function --force-enable-abort-handler \
+  --out-dir "$STAGE" "$WASM_IN" ||
+  eg_die "wasm-bindgen failed" "Rerun scripts/setup.sh (it installs the wasm-bindgen-cli matching Cargo.lock)."
+# workerd imports a .wasm module as a compiled module already: no source-phase import.
+sed -i 's/^import source /import /' "$STAGE/index.js"
+
+# 3. wasm-opt for size, with workerd's feature set (no newer encodings), names stripped
+#    unless EDGEGUARD_KEEP_WASM_NAMES=1 (a panic still logs its message and location).
+eg_log "wasm-opt -O"
+eg_wasm_opt "$STAGE/index_bg.wasm" -O
+
+# 4. The entry: our shim (js/) bundled with the glue by esbuild; the Wasm stays a module.
+cp "$EG_ROOT/js/shim.mjs" "$EG_ROOT/js/apply.mjs" "$STAGE/"
+"$ESBUILD_BIN" --log-level=warning --bundle --format=esm --minify \
+  --external:./index_bg.wasm '--external:cloudflare:*' \
+  "$STAGE/shim.mjs" --outfile="$OUT_DIR/index.js" --allow-overwrite ||
+  eg_die "esbuild failed" "Rerun scripts/setup.sh (it installs esbuild from npm)."
+mv "$STAGE/index_bg.wasm" "$OUT_DIR/index_bg.wasm"
+rm -rf "$STAGE" "$OUT_DIR/worker" "$OUT_DIR/package.json"
 # The stamp carries the build's start time: an input edited during the build stays "newer".
 touch -d "@$started_at" "$STAMP"
 eg_log "built in $((SECONDS - start)) s"

@@ -117,20 +117,29 @@ eg_ensure_build_tools() {
   export WASM_BINDGEN_BIN ESBUILD_BIN WASM_OPT_BIN
 }
 
-# Strips the name section (and producers) from a worker-build Wasm file in place, with the
-# local wasm-opt and worker-build's own feature list, so wasm-opt never emits an encoding
-# workerd does not support. worker-build always keeps the names (--debuginfo).
-eg_strip_wasm_names() {
+# Runs wasm-opt in place on a Wasm file with extra options ("$@", e.g. -Oz), enabling only
+# the features workerd supports (the list worker-build uses), so no newer encoding is
+# emitted. Drops the name section and producers unless EDGEGUARD_KEEP_WASM_NAMES=1.
+eg_wasm_opt() {
   local wasm="$1" features=() f
+  shift
   for f in mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue \
     reference-types exception-handling; do
     features+=("--enable-$f")
   done
-  "$WASM_OPT_BIN" "${features[@]}" --strip-debug --strip-producers "$wasm" -o "$wasm.stripped" ||
-    eg_die "wasm-opt could not strip the name section from $wasm" \
+  if [ "${EDGEGUARD_KEEP_WASM_NAMES:-0}" = 1 ]; then
+    features+=(--debuginfo)
+  else
+    features+=(--strip-debug --strip-producers)
+  fi
+  "$WASM_OPT_BIN" "${features[@]}" "$@" "$wasm" -o "$wasm.opt" ||
+    eg_die "wasm-opt failed on $wasm" \
       "Rerun scripts/setup.sh (it reinstalls wasm-opt from npm), or build with EDGEGUARD_KEEP_WASM_NAMES=1."
-  mv "$wasm.stripped" "$wasm"
+  mv "$wasm.opt" "$wasm"
 }
+
+# Strips the name section (and producers) from a Wasm file in place.
+eg_strip_wasm_names() { EDGEGUARD_KEEP_WASM_NAMES=0 eg_wasm_opt "$1"; }
 
 # `gzip -9` size of a file in bytes.
 eg_gzip_size() { gzip -9 -c "$1" | wc -c | tr -d ' '; }

@@ -20,6 +20,7 @@ STEPS=(
   "setup           | 2400 | ./scripts/setup.sh"
   "standalone      |   60 | ./scripts/check-standalone.sh --self-test"
   "fmt             |  300 | cargo fmt --all -- --check"
+  "js              |  120 | node --test js/"
   "clippy          | 1200 | cargo clippy --workspace --all-targets -- -D warnings"
   "clippy-wasm     | 1200 | cargo clippy --workspace --target $WASM_TARGET --lib -- -D warnings"
   "cargo-test      | 1200 | cargo test --workspace"

@@ -1,19 +1,20 @@
-//! The request glue: reads the request and bindings, runs the pure pipeline, fetches keys
-//! through `fetcher`, and either forwards (streaming) or answers at the edge.
+//! The request glue. Two ways in, one decision (`decide`, pure):
+//! * [`decide_request`], synchronous, called by the JS entry (js/shim.mjs) on every request
+//!   with the few fields the decision reads; it answers from memory (config, verified-token
+//!   cache, fresh keys) and returns the verdict in one string (`wire`), or `S` when I/O is
+//!   needed;
+//! * [`handle`], async (`#[event(fetch)]`), for those: it reads the request itself, fetches
+//!   keys through `fetcher` (KV, the network) until the decision is final, and forwards
+//!   (streaming) or answers.
 
-use crate::cache::{token_key, Refusal, TokenCache, Verdict};
 use crate::config::{Config, VarValue, VAR_NAMES};
-use crate::dpop::{self, DpopSettings, ReplayCache};
-use crate::error::TokenError;
-use crate::error::{ConfigError, EdgeResponse, ExtractError, Rejection};
-use crate::extract::{find_token_with_scheme, Offered, Scheme};
-use crate::fetcher::{fresh_generation, keys_for, Want};
-use crate::forward;
-use crate::path::RequestPath;
-use crate::pipeline::{finish, prepare};
-use crate::route::{self, AuthMode};
-use crate::token::{Principal, UntrustedToken};
-use crate::verify;
+use crate::decide::{self, fields, Caches, KeyStore, Keys, RequestParts, Verdict};
+use crate::error::{ConfigError, EdgeResponse, JwksError, Rejection};
+use crate::fetcher::{fresh_generation, fresh_keys, keys_for, Want};
+use crate::forward::HeaderPlan;
+use crate::jwks::KeySet;
+use crate::route::METHOD_OVERRIDE_HEADERS;
+use crate::wire;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
@@ -26,10 +27,9 @@ use worker::{console_error, console_log, js_sys, web_sys, Context, Env};
 thread_local! {
     /// The configuration (or why it is invalid), validated once per isolate.
     static CONFIG: RefCell<Option<ParsedConfig>> = const { RefCell::new(None) };
-    /// Verified tokens of this isolate, sized by the configuration.
-    static TOKENS: RefCell<TokenCache> = RefCell::new(TokenCache::new(0));
-    /// DPoP proof `jti`s seen by this isolate (RFC 9449 §11.1: per isolate only).
-    static DPOP_REPLAY: RefCell<ReplayCache> = RefCell::new(ReplayCache::new(0));
+    /// Verified tokens and DPoP proofs seen by this isolate, sized by the configuration
+    /// (RFC 9449 §11.1: replay detection per isolate only).
+    static CACHES: RefCell<Caches> = RefCell::new(Caches::for_config(None));
 }
 
 type ParsedConfig = Result<Rc<Config>, ConfigError>;
@@ -68,7 +68,98 @@ fn install_panic_hook() {
     });
 }
 
-/// Entry point for one request; never panics on input, never forwards on failure.
+/// Keys as memory holds them: fresh ones only, and never a refetch (that is I/O).
+struct InMemory;
+
+impl KeyStore for InMemory {
+    fn keys(&self, issuer: &str, now: u64, want: Want) -> Keys {
+        match want {
+            Want::Current => fresh_keys(issuer, now).map_or(Keys::Fetch, Keys::Ready),
+            Want::Refetch => Keys::Fetch,
+        }
+    }
+
+    fn fresh_generation(&self, issuer: &str, now: u64) -> Option<u64> {
+        fresh_generation(issuer, now)
+    }
+}
+
+/// The optional request fields the JS entry must read (a `decide::fields` mask), or -1
+/// while the configuration is not loaded (every request then takes the async path).
+#[wasm_bindgen(js_name = requestFields)]
+pub fn request_fields() -> i32 {
+    match CONFIG.with(|c| c.borrow().clone()) {
+        Some(Ok(config)) => decide::fields_needed(&config) as i32,
+        _ => -1,
+    }
+}
+
+/// The synchronous decision for one request (see the module comment). `fields` says which
+/// of the optional arguments were read; `now_ms` is the runtime clock.
+#[allow(clippy::too_many_arguments)]
+#[wasm_bindgen(js_name = decideRequest)]
+pub fn decide_request(
+    method: &str,
+    url: &str,
+    authorization: Option<String>,
+    dpop: Option<String>,
+    fields: u32,
+    cookie: Option<String>,
+    override_1: Option<String>,
+    override_2: Option<String>,
+    override_3: Option<String>,
+    origin: Option<String>,
+    access_control_request_method: Option<String>,
+    now_ms: f64,
+) -> String {
+    install_panic_hook();
+    let config = match CONFIG.with(|c| c.borrow().clone()) {
+        Some(Ok(config)) => config,
+        Some(Err(e)) => return wire::encode(&decide::config_failure(&Rejection::Config(e))),
+        None => return wire::encode(&Verdict::NeedFields),
+    };
+    let parts = RequestParts {
+        method,
+        url,
+        authorization: authorization.as_deref(),
+        dpop: dpop.as_deref(),
+        fields,
+        cookie: cookie.as_deref(),
+        method_overrides: [
+            override_1.as_deref(),
+            override_2.as_deref(),
+            override_3.as_deref(),
+        ],
+        origin: origin.as_deref(),
+        access_control_request_method: access_control_request_method.as_deref(),
+    };
+    let now = (now_ms / 1000.0) as u64;
+    let verdict =
+        CACHES.with(|c| decide::decide(&parts, &config, now, &mut c.borrow_mut(), &InMemory));
+    wire::encode(&verdict)
+}
+
+/// The 502 for a forward that failed in the JS entry (`cause`: the runtime's error text),
+/// as a `wire` answer.
+#[wasm_bindgen(js_name = badGateway)]
+pub fn bad_gateway(cause: &str) -> String {
+    let (realm, retry) = CONFIG.with(|c| match &*c.borrow() {
+        Some(Ok(config)) => (config.realm.clone(), config.retry_after_secs),
+        _ => ("edgeguard".to_owned(), 30),
+    });
+    let rejection = Rejection::BadGateway;
+    wire::encode(&Verdict::Answer {
+        log: Some(bad_gateway_line(&rejection, cause)),
+        response: rejection.to_response(&realm, retry),
+    })
+}
+
+fn bad_gateway_line(rejection: &Rejection, cause: &str) -> String {
+    serde_json::json!({"event": "rejected", "status": 502, "reason": rejection.reason(), "cause": cause})
+        .to_string()
+}
+
+/// Entry point of the async path; never panics on input, never forwards on failure.
 pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::Response {
     install_panic_hook();
     let config = match load_config(&env) {
@@ -78,18 +169,34 @@ pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::R
             return edge_response(&rejection.to_response("edgeguard", 30));
         }
     };
-    // Boxed: the request's state machine is then one function, reached through a vtable,
-    // that `warm_up` has already run once (so V8 has compiled it before the first request).
+    // Boxed: the request's state machine is then one function, reached through a vtable.
     let served: Pin<Box<dyn Future<Output = web_sys::Response>>> =
-        Box::pin(serve(req, env, ctx, config, Logging::On));
+        Box::pin(serve(req, env, ctx, config));
     served.await
 }
 
-/// Whether `serve` writes its log lines (off only for the warm-up's synthetic request).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Logging {
-    On,
-    Off,
+/// What the fetcher returned for this request, offered to the decision.
+struct Fetched {
+    current: Option<Result<Rc<KeySet>, JwksError>>,
+    refetched: Option<Result<Rc<KeySet>, JwksError>>,
+}
+
+impl KeyStore for Fetched {
+    fn keys(&self, issuer: &str, now: u64, want: Want) -> Keys {
+        let offered = match want {
+            Want::Current => &self.current,
+            Want::Refetch => &self.refetched,
+        };
+        match offered {
+            Some(Ok(set)) => Keys::Ready(set.clone()),
+            Some(Err(e)) => Keys::Unavailable(e.clone()),
+            None => InMemory.keys(issuer, now, want),
+        }
+    }
+
+    fn fresh_generation(&self, issuer: &str, now: u64) -> Option<u64> {
+        fresh_generation(issuer, now)
+    }
 }
 
 async fn serve(
@@ -97,305 +204,78 @@ async fn serve(
     env: Env,
     ctx: Context,
     config: Rc<Config>,
-    logging: Logging,
 ) -> web_sys::Response {
-    let Ok(url) = url::Url::parse(&req.url()) else {
-        return edge_response(
-            &Rejection::BadGateway.to_response(&config.realm, config.retry_after_secs),
-        );
-    };
-    let metadata_url = config
-        .resource_metadata
-        .as_ref()
-        .map(|_| metadata_url(&url));
-    let decided = match request_path(&url, &config) {
-        Ok(path) => decide(&req, &url, &path, &env, &ctx, &config)
-            .await
-            .map(|outcome| (outcome, path)),
-        Err(rejection) => Err((rejection, None, None)),
-    };
-    match decided {
-        Ok((Outcome::Metadata(doc), _)) => metadata_response(&doc),
-        Ok((Outcome::Forward(principal), path)) => {
-            forward_request(req, &url, &path, &config, principal.as_deref()).await
-        }
-        Err((rejection, iss, kid)) => {
-            if logging == Logging::On {
-                console_log!("{}", rejection.log_line(iss.as_deref(), kid.as_deref()));
-            }
-            edge_response(&rejection.to_response_with(
-                &config.realm,
-                config.retry_after_secs,
-                metadata_url.as_deref(),
-            ))
-        }
-    }
-}
-
-type Failure = (Rejection, Option<String>, Option<String>);
-
-enum Outcome {
-    /// Forward, with this caller's identity (or anonymously).
-    Forward(Option<Rc<Principal>>),
-    /// Answer with the RFC 9728 protected-resource metadata.
-    Metadata(String),
-}
-
-const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
-
-fn metadata_url(url: &url::Url) -> String {
-    format!("{}{METADATA_PATH}", url.origin().ascii_serialization())
-}
-
-/// The request's path, canonical, with its other readings; refused when it cannot be
-/// read one safe way (see `path`).
-fn request_path(url: &url::Url, config: &Config) -> Result<RequestPath, Rejection> {
-    let path = RequestPath::parse(url.path()).map_err(Rejection::BadPath)?;
-    let base = config.origin.as_ref().is_some_and(|o| o.path() != "/");
-    path.check_base(base).map_err(Rejection::BadPath)?;
-    Ok(path)
-}
-
-/// Route policy around authentication: metadata, CORS preflight, public and optional
-/// routes, the token's sources, the deny list and the route's scopes/claims/issuers.
-async fn decide(
-    req: &web_sys::Request,
-    url: &url::Url,
-    path: &RequestPath,
-    env: &Env,
-    ctx: &Context,
-    config: &Config,
-) -> Result<Outcome, Failure> {
-    let fail = |r: Rejection| (r, None, None);
-    let method = req.method();
     let headers = req.headers();
-    if let Some(doc) = &config.resource_metadata {
-        if path.canonical() == METADATA_PATH && (method == "GET" || method == "HEAD") {
-            return Ok(Outcome::Metadata(doc.clone()));
-        }
-    }
-    // A browser's preflight never carries a method override; one that does is not a
-    // preflight, and the origin might take it for the method it names.
-    if config.cors_preflight
-        && method == "OPTIONS"
-        && headers.has("origin").unwrap_or(false)
-        && headers
-            .has("access-control-request-method")
-            .unwrap_or(false)
-        && !route::METHOD_OVERRIDE_HEADERS
-            .iter()
-            .any(|name| headers.has(name).unwrap_or(true))
-    {
-        return Ok(Outcome::Forward(None));
-    }
-    // Only rules that list methods tell methods apart: without one, the override headers
-    // cannot change the outcome, and reading them would be three JS calls per request.
-    let methods = if route::names_methods(&config.routes, &config.default_route) {
-        let overrides: Vec<String> = route::METHOD_OVERRIDE_HEADERS
-            .iter()
-            .filter_map(|name| headers.get(name).ok().flatten())
-            .collect();
-        let overrides: Vec<&str> = overrides.iter().map(String::as_str).collect();
-        route::method_readings(&method, &overrides)
-    } else {
-        vec![method.clone()]
-    };
-    let rules = route::applicable(&config.routes, &config.default_route, &methods, path);
-    let auth = route::strictest(&rules);
-    if auth == AuthMode::Public {
-        return Ok(Outcome::Forward(None));
-    }
-    let authorization = headers.get("authorization").ok().flatten();
-    let cookie = config
-        .token_cookie
-        .as_ref()
-        .and_then(|_| headers.get("cookie").ok().flatten());
-    let offered = Offered {
+    let header = |name: &str| headers.get(name).ok().flatten();
+    let (method, url) = (req.method(), req.url());
+    let (authorization, dpop, cookie) = (header("authorization"), header("dpop"), header("cookie"));
+    let overrides = METHOD_OVERRIDE_HEADERS.map(header);
+    let (origin, acrm) = (header("origin"), header("access-control-request-method"));
+    let parts = RequestParts {
+        method: &method,
+        url: &url,
         authorization: authorization.as_deref(),
+        dpop: dpop.as_deref(),
+        fields: fields::COOKIE | fields::METHOD_OVERRIDES | fields::CORS,
         cookie: cookie.as_deref(),
-        query: url.query(),
+        method_overrides: [
+            overrides[0].as_deref(),
+            overrides[1].as_deref(),
+            overrides[2].as_deref(),
+        ],
+        origin: origin.as_deref(),
+        access_control_request_method: acrm.as_deref(),
     };
-    let (token, scheme) = match find_token_with_scheme(
-        &offered,
-        config.token_cookie.as_deref(),
-        config.token_query_param.as_deref(),
-    ) {
-        Ok((token, _source, scheme)) => (token, scheme),
-        Err(ExtractError::Missing) if auth == AuthMode::Optional => {
-            return Ok(Outcome::Forward(None))
-        }
-        Err(e) => return Err(fail(e.into())),
-    };
-    let principal = authenticate(token, env, ctx, config).await?;
-    // Verified by now: the log line names the issuer; the kid is not kept past verification.
-    let ids = || (Some(principal.issuer.clone()), None);
-    let claim = |name: &str| {
-        principal
-            .claims
-            .get(name)
-            .and_then(serde_json::Value::as_str)
-    };
-    if claim("jti").is_some_and(|j| config.deny_jti.iter().any(|d| d == j))
-        || claim("sub").is_some_and(|s| config.deny_sub.iter().any(|d| d == s))
-    {
-        let (iss, kid) = ids();
-        return Err((Rejection::InvalidToken(TokenError::Revoked), iss, kid));
-    }
-    check_binding(req, url, config, token, scheme, &principal).map_err(|r| {
-        let (iss, kid) = ids();
-        (r, iss, kid)
-    })?;
-    for rule in rules {
-        if let Err(forbidden) = route::authorize(rule, &principal) {
-            let (iss, kid) = ids();
-            return Err((Rejection::Forbidden(forbidden), iss, kid));
-        }
-    }
-    Ok(Outcome::Forward(Some(principal)))
-}
-
-/// RFC 9449: a token bound to a key (`cnf.jkt`) needs `Authorization: DPoP` and a valid
-/// proof from that key; `DPoP` with an unbound token, or a binding we cannot check, is
-/// refused.
-fn check_binding(
-    req: &web_sys::Request,
-    url: &url::Url,
-    config: &Config,
-    token: &str,
-    scheme: Scheme,
-    principal: &Principal,
-) -> Result<(), Rejection> {
-    let cnf = principal.claims.get("cnf");
-    let jkt = cnf
-        .and_then(|c| c.get("jkt"))
-        .and_then(serde_json::Value::as_str);
-    match (cnf, jkt, scheme) {
-        (None, _, Scheme::Bearer) => Ok(()),
-        (None, _, Scheme::Dpop) => Err(Rejection::InvalidToken(TokenError::NotDpopBound)),
-        (Some(_), None, _) => Err(Rejection::InvalidToken(TokenError::InvalidClaim)),
-        (Some(_), Some(_), Scheme::Bearer) => {
-            Err(Rejection::InvalidToken(TokenError::DpopRequired))
-        }
-        (Some(_), Some(jkt), Scheme::Dpop) => {
-            let proof = req.headers().get("dpop").ok().flatten().unwrap_or_default();
-            let settings = DpopSettings {
-                max_age_secs: config.dpop_max_age_secs,
-                leeway_secs: config.leeway_secs,
-            };
-            DPOP_REPLAY
-                .with(|r| {
-                    dpop::verify_proof(
-                        &proof,
-                        &req.method(),
-                        url,
-                        token,
-                        jkt,
-                        now_secs(),
-                        &settings,
-                        &mut r.borrow_mut(),
-                    )
-                })
-                .map_err(Rejection::InvalidDpop)
-        }
-    }
-}
-
-/// Verifies `token` (or finds it in the verified-token cache) and checks its claims.
-async fn authenticate(
-    token: &str,
-    env: &Env,
-    ctx: &Context,
-    config: &Config,
-) -> Result<Rc<Principal>, Failure> {
     let now = now_secs();
-    // Fast path: this exact token was verified (or refused for good) before, against the
-    // key set still in use.
-    let cache_key = token_key(token);
-    let hit = TOKENS.with(|c| {
-        c.borrow_mut()
-            .get(&cache_key, now, |iss| fresh_generation(iss, now))
-    });
-    match hit {
-        Some(Verdict::Verified(principal)) => return Ok(principal),
-        Some(Verdict::Refused(r)) => {
-            return Err((Rejection::InvalidToken(r.error), Some(r.issuer), r.kid))
-        }
-        None => {}
-    }
-
-    let prepared = prepare(token, config).map_err(|e| {
-        // Even a token we refuse early is worth its iss/kid in the log, when they parse.
-        let peek = UntrustedToken::parse(token, config.max_token_bytes).ok();
-        let iss = peek
-            .as_ref()
-            .and_then(|t| t.unverified_issuer().map(str::to_owned));
-        let kid = peek.as_ref().and_then(|t| t.kid().map(str::to_owned));
-        (Rejection::InvalidToken(e), iss, kid)
-    })?;
-    let iss = Some(prepared.issuer.issuer.clone());
-    let kid = prepared.token.kid().map(str::to_owned);
-
-    let mut keys = None;
-    if prepared.needs_keys() {
-        let unavailable = |e| (Rejection::KeysUnavailable(e), iss.clone(), kid.clone());
-        let issuer = prepared.issuer;
-        let mut set = keys_for(env, ctx, config, issuer, now, Want::Current)
-            .await
-            .map_err(unavailable)?;
-        if verify::needs_refetch(&prepared.token, &set) {
-            // An unknown kid may mean the issuer rotated; the fetcher rate-limits this.
-            if let Ok(fresh) = keys_for(env, ctx, config, issuer, now, Want::Refetch).await {
-                set = fresh;
-            }
-        }
-        keys = Some(set);
-    }
-    let issuer = prepared.issuer;
-    let outcome = finish(prepared, keys.as_deref(), now, config.leeway_secs).map(Rc::new);
-    // Only verdicts reached with a JWKS are cached: HMAC verification is already cheap,
-    // and the key-set generation is what lets a rotation revoke cached entries.
-    let generation = keys
-        .is_some()
-        .then(|| fresh_generation(&issuer.issuer, now))
-        .flatten();
-    if let Some(generation) = generation {
-        TOKENS.with(|c| {
-            let mut cache = c.borrow_mut();
-            match &outcome {
-                Ok(principal) => {
-                    cache.insert(cache_key, principal.clone(), config.leeway_secs, generation)
+    let mut fetched = Fetched {
+        current: None,
+        refetched: None,
+    };
+    // At most: keys, then a refetch for an unknown kid, then final.
+    for _ in 0..3 {
+        let verdict =
+            CACHES.with(|c| decide::decide(&parts, &config, now, &mut c.borrow_mut(), &fetched));
+        match verdict {
+            Verdict::NeedKeys { issuer, want } => {
+                let Some(issuer) = config.issuer(&issuer) else {
+                    break;
+                };
+                let got = keys_for(&env, &ctx, &config, issuer, now, want).await;
+                match want {
+                    Want::Current => fetched.current = Some(got),
+                    Want::Refetch => fetched.refetched = Some(got),
                 }
-                Err(error) => cache.insert_refusal(
-                    cache_key,
-                    Refusal {
-                        error: *error,
-                        issuer: issuer.issuer.clone(),
-                        kid: kid.clone(),
-                    },
-                    generation,
-                ),
             }
-        });
+            Verdict::NeedFields => break,
+            Verdict::Forward { target, headers } => {
+                return forward_request(req, &target, &headers, &config).await
+            }
+            Verdict::Answer { response, log } => {
+                if let Some(line) = log {
+                    console_log!("{line}");
+                }
+                return edge_response(&response);
+            }
+        }
     }
-    outcome.map_err(|e| (Rejection::InvalidToken(e), iss, kid))
+    // Not reachable with a sound decision; still an answer that forwards nothing.
+    let rejection = Rejection::KeysUnavailable(JwksError::Fetch("no final decision".into()));
+    console_log!("{}", rejection.log_line(None, None));
+    edge_response(&rejection.to_response(&config.realm, config.retry_after_secs))
 }
 
 /// Forwards with the same method, headers (edited), query and streamed body.
 async fn forward_request(
     req: web_sys::Request,
-    url: &url::Url,
-    path: &RequestPath,
+    target: &str,
+    plan: &HeaderPlan,
     config: &Config,
-    principal: Option<&Principal>,
 ) -> web_sys::Response {
-    match try_forward(&req, url, path, config, principal).await {
+    match try_forward(&req, target, plan).await {
         Ok(response) => response,
         Err(e) => {
             let rejection = Rejection::BadGateway;
-            console_log!(
-                "{}",
-                serde_json::json!({"event": "rejected", "status": 502, "reason": rejection.reason(), "cause": e})
-            );
+            console_log!("{}", bad_gateway_line(&rejection, &e));
             edge_response(&rejection.to_response(&config.realm, config.retry_after_secs))
         }
     }
@@ -403,27 +283,11 @@ async fn forward_request(
 
 async fn try_forward(
     req: &web_sys::Request,
-    url: &url::Url,
-    path: &RequestPath,
-    config: &Config,
-    principal: Option<&Principal>,
+    target: &str,
+    plan: &HeaderPlan,
 ) -> Result<web_sys::Response, String> {
     let js_err = |e: JsValue| e.as_string().unwrap_or_else(|| format!("{e:?}"));
-    let target = forward::target_url(
-        url,
-        path.canonical(),
-        config.origin.as_ref(),
-        config.token_query_param.as_deref(),
-    );
     let headers = web_sys::Headers::new_with_headers(&req.headers()).map_err(js_err)?;
-    // Client copies of identity headers go on every route, anonymous ones included.
-    let plan = match principal {
-        Some(p) => forward::plan(p, config),
-        None => forward::HeaderPlan {
-            remove: forward::headers_to_remove(config),
-            set: Vec::new(),
-        },
-    };
     for name in &plan.remove {
         headers.delete(name).map_err(js_err)?;
     }
@@ -438,7 +302,7 @@ async fn try_forward(
     if let Some(body) = req.body() {
         init.set_body(&body);
     }
-    let outbound = web_sys::Request::new_with_str_and_init(&target, &init).map_err(js_err)?;
+    let outbound = web_sys::Request::new_with_str_and_init(target, &init).map_err(js_err)?;
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     let response = JsFuture::from(global.fetch_with_request(&outbound))
         .await
@@ -447,23 +311,20 @@ async fn try_forward(
     response.dyn_into::<web_sys::Response>().map_err(js_err)
 }
 
-/// Runs the request handler once at isolate start, on a request without a token under
-/// `config` (the built-in fixtures' configuration), and throws the 401 away. V8 compiles
-/// Wasm lazily, function by function; without this the first real request pays for
-/// compiling the request path. No I/O and no cache is touched: a request without a token
-/// is answered before the token cache, KV or the network, so the future is complete after
-/// its first poll.
+/// Runs the decision once at isolate start, on a request without a token under `config`
+/// (the built-in fixtures' configuration), and throws the 401 away. V8 compiles Wasm
+/// lazily, function by function; without this the first real request pays for compiling
+/// the request path. Pure: no I/O, no cache is touched.
 pub fn warm_up(config: Config) {
-    let Ok(req) = web_sys::Request::new_with_str("https://warm-up.invalid/") else {
-        return;
+    let parts = RequestParts {
+        method: "GET",
+        url: "https://warm-up.invalid/",
+        fields: fields::COOKIE | fields::METHOD_OVERRIDES | fields::CORS,
+        ..RequestParts::default()
     };
-    // Never read on this path (no token, so no key lookup and no background work).
-    let env: Env = js_sys::Object::new().unchecked_into();
-    let ctx = Context::new(js_sys::Object::new().unchecked_into());
-    let mut served: Pin<Box<dyn Future<Output = web_sys::Response>>> =
-        Box::pin(serve(req, env, ctx, Rc::new(config), Logging::Off));
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    let _ = served.as_mut().poll(&mut cx);
+    let mut caches = Caches::for_config(None);
+    let verdict = decide::decide(&parts, &config, 0, &mut caches, &InMemory);
+    let _ = wire::encode(&verdict);
 }
 
 /// Parses the deployment's configuration at isolate start, from the bindings the runtime
@@ -502,10 +363,7 @@ fn load_config(env: &Env) -> Result<Rc<Config>, Rejection> {
 
 /// Keeps the isolate's configuration and sizes its caches from it.
 fn install_config(parsed: ParsedConfig) {
-    let entries = parsed.as_ref().map_or(0, |c| c.token_cache_entries);
-    TOKENS.with(|t| *t.borrow_mut() = TokenCache::new(entries));
-    let replay = parsed.as_ref().map_or(0, |c| c.dpop_replay_entries);
-    DPOP_REPLAY.with(|r| *r.borrow_mut() = ReplayCache::new(replay));
+    CACHES.with(|c| *c.borrow_mut() = Caches::for_config(parsed.as_ref().ok().map(|c| &**c)));
     CONFIG.with(|c| *c.borrow_mut() = Some(parsed));
 }
 
@@ -535,18 +393,6 @@ fn read_raw_config(env: &Env) -> RawConfig {
             .filter_map(|name| read(name).map(|v| (name.to_string(), v)))
             .collect(),
     }
-}
-
-/// RFC 9728 §3.2: the metadata document, as JSON.
-fn metadata_response(doc: &str) -> web_sys::Response {
-    edge_response(&EdgeResponse {
-        status: 200,
-        headers: vec![
-            ("content-type", "application/json".to_string()),
-            ("cache-control", "public, max-age=3600".to_string()),
-        ],
-        body: doc.to_string(),
-    })
 }
 
 fn edge_response(r: &EdgeResponse) -> web_sys::Response {

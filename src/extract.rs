@@ -48,7 +48,7 @@ pub fn authorization_token(authorization: Option<&str>) -> Result<(&str, Scheme)
     if token.is_empty() {
         return Err(ExtractError::Missing);
     }
-    if token.contains([' ', '\t']) {
+    if token.bytes().any(is_ows) {
         return Err(ExtractError::Multiple);
     }
     Ok((token, scheme))
@@ -170,15 +170,23 @@ pub fn remove_query_param(query: &str, name: &str) -> String {
         .join("&")
 }
 
+/// Byte tests instead of `char` patterns: a token is ~1 KB, and `str` searches with a
+/// char-set pattern decode UTF-8 char by char (most of a cache hit's CPU, profiled in V8).
+fn is_ows(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
 fn split_scheme(s: &str) -> (&str, &str) {
-    match s.find([' ', '\t']) {
+    match s.bytes().position(is_ows) {
         Some(i) => (&s[..i], &s[i..]),
         None => (s, ""),
     }
 }
 
 fn trim_ows(s: &str) -> &str {
-    s.trim_matches([' ', '\t'])
+    let start = s.bytes().position(|b| !is_ows(b)).unwrap_or(s.len());
+    let end = s.bytes().rposition(|b| !is_ows(b)).map_or(start, |i| i + 1);
+    &s[start..end.max(start)]
 }
 
 #[cfg(test)]

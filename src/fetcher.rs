@@ -153,11 +153,21 @@ pub async fn keys_for(
 /// The generation of the issuer's key set if it is fresh in memory, else `None` (so a
 /// cached token is only served while its keys would be used without any I/O).
 pub fn fresh_generation(issuer: &str, now: u64) -> Option<u64> {
+    fresh(issuer, now, |s| s.keys.generation())
+}
+
+/// The issuer's key set if it is fresh in memory: what `keys_for(Want::Current)` would
+/// return without any I/O.
+pub fn fresh_keys(issuer: &str, now: u64) -> Option<Rc<KeySet>> {
+    fresh(issuer, now, |s| s.keys.keys().map(|(k, _)| k.clone())).flatten()
+}
+
+fn fresh<R>(issuer: &str, now: u64, read: impl FnOnce(&IssuerState) -> R) -> Option<R> {
     STATE.with(|m| {
         let m = m.borrow();
         let state = m.get(issuer)?;
         let (_, freshness) = state.keys.keys()?;
-        freshness.is_fresh(now).then_some(state.keys.generation())
+        freshness.is_fresh(now).then(|| read(state))
     })
 }
 

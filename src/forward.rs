@@ -2,6 +2,7 @@
 //! the plan to a streamed `Request` without buffering the body.
 
 use crate::config::Config;
+use crate::decide::RequestUrl;
 use crate::extract::remove_query_param;
 use crate::route::claim_at;
 use crate::token::Principal;
@@ -9,31 +10,23 @@ use serde_json::Value;
 use url::Url;
 
 /// The URL the request goes to: `ORIGIN` + canonical path + query, or (route mode) its
-/// own URL with the canonical path. `drop_param` removes a query-string token before it
-/// can reach the origin.
+/// own origin with the canonical path and query. `drop_param` removes a query-string token
+/// before it can reach the origin. The fragment never goes out.
 pub fn target_url(
-    request: &Url,
+    request: &RequestUrl<'_>,
     canonical_path: &str,
     origin: Option<&Url>,
     drop_param: Option<&str>,
 ) -> String {
-    let query = match (request.query(), drop_param) {
+    let query = match (request.query, drop_param) {
         (Some(q), Some(name)) => Some(remove_query_param(q, name)).filter(|q| !q.is_empty()),
         (q, _) => q.map(str::to_owned),
     };
     let mut out = match origin {
-        None => {
-            let mut u = request.clone();
-            u.set_query(None);
-            u.set_path(canonical_path);
-            u.as_str().to_owned()
-        }
-        Some(base) => {
-            let mut out = base.as_str().trim_end_matches('/').to_owned();
-            out.push_str(canonical_path);
-            out
-        }
+        None => request.origin.to_owned(),
+        Some(base) => base.as_str().trim_end_matches('/').to_owned(),
     };
+    out.push_str(canonical_path);
     if let Some(q) = query {
         out.push('?');
         out.push_str(&q);
@@ -139,22 +132,22 @@ mod tests {
 
     #[test]
     fn origin_gets_path_and_query_appended() {
-        let req = Url::parse("https://api.example.com/v1/items?x=1&y=%20").unwrap();
+        let req = RequestUrl::parse("https://api.example.com/v1/items?x=1&y=%20").unwrap();
         let origin = Url::parse("https://backend.internal/base/").unwrap();
         assert_eq!(
-            target_url(&req, req.path(), Some(&origin), None),
+            target_url(&req, req.path, Some(&origin), None),
             "https://backend.internal/base/v1/items?x=1&y=%20"
         );
         let bare = Url::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!(
-            target_url(&req, req.path(), Some(&bare), None),
+            target_url(&req, req.path, Some(&bare), None),
             "http://127.0.0.1:8080/v1/items?x=1&y=%20"
         );
     }
 
     #[test]
     fn the_canonical_path_is_what_goes_out() {
-        let req = Url::parse("https://api.example.com//admin/./users?x=1").unwrap();
+        let req = RequestUrl::parse("https://api.example.com//admin/./users?x=1#frag").unwrap();
         let origin = Url::parse("https://backend.internal/api").unwrap();
         assert_eq!(
             target_url(&req, "/admin/users", Some(&origin), None),
@@ -168,14 +161,14 @@ mod tests {
 
     #[test]
     fn route_mode_keeps_the_request_url() {
-        let req = Url::parse("https://api.example.com/v1?q").unwrap();
+        let req = RequestUrl::parse("https://api.example.com/v1?q").unwrap();
         assert_eq!(
-            target_url(&req, req.path(), None, None),
+            target_url(&req, req.path, None, None),
             "https://api.example.com/v1?q"
         );
-        let with_token = Url::parse("https://api.example.com/v1?t=a.b.c").unwrap();
+        let with_token = RequestUrl::parse("https://api.example.com/v1?t=a.b.c").unwrap();
         assert_eq!(
-            target_url(&with_token, with_token.path(), None, Some("t")),
+            target_url(&with_token, with_token.path, None, Some("t")),
             "https://api.example.com/v1"
         );
     }

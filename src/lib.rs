@@ -11,6 +11,7 @@ pub mod alg;
 pub mod alg_ec;
 pub mod cache;
 pub mod config;
+pub mod decide;
 pub mod dpop;
 pub mod ed25519;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod source;
 pub mod token;
 pub mod verify;
 pub mod warm;
+pub mod wire;
 
 #[cfg(all(target_arch = "wasm32", feature = "worker-glue"))]
 mod edge;

@@ -1,0 +1,53 @@
+// Applies a verdict from the Wasm decision (src/wire.rs documents the format). It only
+// moves bytes: every decision, including every header name and value, comes from Rust.
+
+/**
+ * Turns `verdict` into the Response (or its promise) for `request`.
+ * io.fetch(url, init): the runtime's fetch; io.slow(request, env, ctx): the async Rust
+ * path; io.badGateway(cause): the Rust-built 502 for a forward the runtime refused, as a
+ * verdict.
+ */
+export function apply(verdict, request, env, ctx, io) {
+  switch (verdict.charCodeAt(0)) {
+    case 70: // "F": forward
+      try {
+        return io.fetch(...forward(verdict, request)).catch((e) => answer(io.badGateway(String(e))));
+      } catch (e) {
+        return answer(io.badGateway(String(e)));
+      }
+    case 65: // "A": answer at the edge
+      return answer(verdict);
+    case 83: // "S": needs I/O
+      return io.slow(request, env, ctx);
+    default:
+      throw new Error("edgeguard: unknown verdict");
+  }
+}
+
+/** F \n target \n r \n r names \n (name \n value)* : the arguments for fetch. */
+function forward(verdict, request) {
+  const p = verdict.split("\n"); // the last element is "" (every line ends with \n)
+  const headers = new Headers(request.headers);
+  const sets = 3 + Number(p[2]);
+  for (let i = 3; i < sets; i++) headers.delete(p[i]);
+  for (let i = sets; i + 1 < p.length; i += 2) headers.set(p[i], p[i + 1]);
+  return [p[1], { method: request.method, headers, body: request.body, redirect: "manual" }];
+}
+
+/** A \n status \n log \n h \n (name \n value)*h \n body : the Response. */
+function answer(verdict) {
+  let at = 2;
+  const line = () => {
+    const end = verdict.indexOf("\n", at);
+    if (end < 0) throw new Error("edgeguard: truncated verdict");
+    const text = verdict.slice(at, end);
+    at = end + 1;
+    return text;
+  };
+  const status = Number(line());
+  const log = line();
+  if (log) console.log(log);
+  const headers = new Headers();
+  for (let i = Number(line()); i > 0; i--) headers.set(line(), line());
+  return new Response(verdict.slice(at), { status, headers });
+}

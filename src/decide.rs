@@ -1,0 +1,521 @@
+//! The whole decision for one request, pure: request parts + clock + this isolate's caches +
+//! the keys it holds in memory -> a [`Verdict`]. The Worker calls it synchronously from its
+//! JS entry on every request (no futures, one crossing); only when the decision needs I/O
+//! (keys not in memory, or not fresh) does it say so, and the async path in `edge` fetches
+//! them and asks again. `cargo test` runs it natively.
+//!
+//! Order: the path (refused when it cannot be read one safe way), protected-resource
+//! metadata, CORS preflight, route rules (public / optional / required), the token and its
+//! source, the verified-token cache, verification, the deny lists, the DPoP binding, and
+//! each matching rule's scopes, claims and issuers.
+
+use crate::cache::{token_key, Refusal, TokenCache, Verdict as Cached};
+use crate::config::Config;
+use crate::dpop::{self, DpopSettings, ReplayCache};
+use crate::error::{EdgeResponse, ExtractError, JwksError, Rejection, TokenError};
+use crate::extract::{find_token_with_scheme, Offered, Scheme};
+use crate::forward::{self, HeaderPlan};
+use crate::jwks::{KeySet, Want};
+use crate::path::RequestPath;
+use crate::pipeline::{finish, prepare};
+use crate::route::{self, AuthMode, Rule};
+use crate::token::{Principal, UntrustedToken};
+use crate::verify;
+use std::rc::Rc;
+
+/// Optional request fields: read by the caller only when the configuration needs them
+/// ([`fields_needed`]), and declared in [`RequestParts::fields`]. A decision that needs a
+/// field the caller did not read is [`Verdict::NeedFields`], never a guess.
+pub mod fields {
+    /// `Cookie` (a token cookie is configured).
+    pub const COOKIE: u32 = 1;
+    /// The three method-override headers (some rule lists methods).
+    pub const METHOD_OVERRIDES: u32 = 2;
+    /// `Origin` and `Access-Control-Request-Method` (CORS preflight is enabled).
+    pub const CORS: u32 = 4;
+}
+
+/// The optional fields `config` makes the decision read.
+pub fn fields_needed(config: &Config) -> u32 {
+    let mut need = 0;
+    if config.token_cookie.is_some() {
+        need |= fields::COOKIE;
+    }
+    if route::names_methods(&config.routes, &config.default_route) {
+        need |= fields::METHOD_OVERRIDES;
+    }
+    if config.cors_preflight {
+        // A preflight is told apart by the absence of overrides, so they are read too.
+        need |= fields::CORS | fields::METHOD_OVERRIDES;
+    }
+    need
+}
+
+/// What the decision reads of a request, as the runtime reports it (header values with
+/// repeated headers joined by ", "; `None` when absent).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestParts<'a> {
+    pub method: &'a str,
+    /// The absolute URL, as the runtime serialises it.
+    pub url: &'a str,
+    pub authorization: Option<&'a str>,
+    pub dpop: Option<&'a str>,
+    /// Which of the optional fields below were read (a [`fields`] mask).
+    pub fields: u32,
+    pub cookie: Option<&'a str>,
+    /// `X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`
+    /// ([`route::METHOD_OVERRIDE_HEADERS`]).
+    pub method_overrides: [Option<&'a str>; 3],
+    pub origin: Option<&'a str>,
+    pub access_control_request_method: Option<&'a str>,
+}
+
+/// The runtime's request URL, split (a WHATWG serialisation: lower-case scheme and host,
+/// default port dropped, path percent-encoded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestUrl<'a> {
+    /// `scheme://host[:port]`, without user info.
+    pub origin: &'a str,
+    pub path: &'a str,
+    /// Without the `?`.
+    pub query: Option<&'a str>,
+}
+
+impl<'a> RequestUrl<'a> {
+    /// `None` for anything but an absolute `http(s)` URL with a host.
+    pub fn parse(url: &'a str) -> Option<Self> {
+        let url = url.split_once('#').map_or(url, |(u, _)| u);
+        let (scheme, rest) = url.split_once("://")?;
+        if !(scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http")) {
+            return None;
+        }
+        let authority_end = rest
+            .bytes()
+            .position(|b| b == b'/' || b == b'?')
+            .unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        // User info is never part of an origin nor forwarded; runtimes do not hand it over,
+        // so a URL with it is refused (the glue answers 502, nothing is forwarded).
+        if authority.is_empty() || authority.contains('@') {
+            return None;
+        }
+        let origin_end = url.len() - rest.len() + authority_end;
+        let (path, query) = split_query(&url[origin_end..]);
+        Some(RequestUrl {
+            origin: &url[..origin_end],
+            path,
+            query,
+        })
+    }
+}
+
+fn split_query(rest: &str) -> (&str, Option<&str>) {
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    (if path.is_empty() { "/" } else { path }, query)
+}
+
+/// Where the isolate's keys come from, as the decision sees them.
+pub enum Keys {
+    /// Usable now.
+    Ready(Rc<KeySet>),
+    /// Obtaining them failed and nothing usable is held.
+    Unavailable(JwksError),
+    /// Not held (or not fresh, or a refetch is wanted): only I/O can tell.
+    Fetch,
+}
+
+/// The keys this decision may use. The synchronous path offers only what memory holds
+/// fresh; the async path offers what the fetcher returned.
+pub trait KeyStore {
+    fn keys(&self, issuer: &str, now: u64, want: Want) -> Keys;
+    /// The generation of the issuer's key set when it is fresh in memory (a cached verdict
+    /// holds only against it).
+    fn fresh_generation(&self, issuer: &str, now: u64) -> Option<u64>;
+}
+
+/// The isolate's per-request memory: verified and refused tokens, DPoP proofs seen.
+#[derive(Debug)]
+pub struct Caches {
+    pub tokens: TokenCache,
+    pub replay: ReplayCache,
+}
+
+impl Caches {
+    /// Sized by the configuration (0 entries: nothing cached).
+    pub fn for_config(config: Option<&Config>) -> Self {
+        Caches {
+            tokens: TokenCache::new(config.map_or(0, |c| c.token_cache_entries)),
+            replay: ReplayCache::new(config.map_or(0, |c| c.dpop_replay_entries)),
+        }
+    }
+}
+
+/// The outcome for one request.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Forward to `target`, with the header edits (removals first, then sets).
+    Forward { target: String, headers: HeaderPlan },
+    /// Answer at the edge; `log` is the one log line to write, if any.
+    Answer {
+        response: EdgeResponse,
+        log: Option<String>,
+    },
+    /// The issuer's keys are needed and only I/O can get them: fetch, then decide again.
+    NeedKeys { issuer: String, want: Want },
+    /// A field the configuration needs was not read: decide again with it.
+    NeedFields,
+}
+
+/// RFC 9728's well-known path, served at the edge when metadata is configured.
+pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+
+type Failure = (Rejection, Option<String>, Option<String>);
+
+/// Decides one request. Nothing in `caches` changes unless the verdict is final (not
+/// `NeedKeys` / `NeedFields`), so asking again after I/O counts nothing twice.
+pub fn decide(
+    parts: &RequestParts<'_>,
+    config: &Config,
+    now: u64,
+    caches: &mut Caches,
+    keys: &dyn KeyStore,
+) -> Verdict {
+    if fields_needed(config) & !parts.fields != 0 {
+        return Verdict::NeedFields;
+    }
+    let Some(url) = RequestUrl::parse(parts.url) else {
+        return answer(config, None, (Rejection::BadGateway, None, None));
+    };
+    let metadata_url = config
+        .resource_metadata
+        .as_ref()
+        .map(|_| format!("{}{METADATA_PATH}", url.origin));
+    let path = match request_path(&url, config) {
+        Ok(path) => path,
+        Err(rejection) => return answer(config, metadata_url.as_deref(), (rejection, None, None)),
+    };
+    match authorize(parts, &url, &path, config, now, caches, keys) {
+        Ok(Outcome::Metadata(doc)) => Verdict::Answer {
+            response: metadata_response(doc),
+            log: None,
+        },
+        Ok(Outcome::Forward(principal)) => Verdict::Forward {
+            target: forward::target_url(
+                &url,
+                path.canonical(),
+                config.origin.as_ref(),
+                config.token_query_param.as_deref(),
+            ),
+            headers: match principal {
+                Some(p) => forward::plan(&p, config),
+                None => HeaderPlan {
+                    remove: forward::headers_to_remove(config),
+                    set: Vec::new(),
+                },
+            },
+        },
+        Ok(Outcome::Io(verdict)) => verdict,
+        Err(failure) => answer(config, metadata_url.as_deref(), failure),
+    }
+}
+
+/// The answer for a rejection, with its log line.
+fn answer(config: &Config, metadata_url: Option<&str>, failure: Failure) -> Verdict {
+    let (rejection, iss, kid) = failure;
+    Verdict::Answer {
+        log: Some(rejection.log_line(iss.as_deref(), kid.as_deref())),
+        response: rejection.to_response_with(&config.realm, config.retry_after_secs, metadata_url),
+    }
+}
+
+/// The answer for a configuration that does not load (every request gets it).
+pub fn config_failure(rejection: &Rejection) -> Verdict {
+    Verdict::Answer {
+        log: Some(rejection.log_line(None, None)),
+        response: rejection.to_response("edgeguard", 30),
+    }
+}
+
+enum Outcome<'c> {
+    /// Forward, with this caller's identity (or anonymously).
+    Forward(Option<Rc<Principal>>),
+    Metadata(&'c str),
+    /// Not decided without I/O.
+    Io(Verdict),
+}
+
+/// The request's path, canonical, with its other readings; refused when it cannot be
+/// read one safe way (see `path`).
+fn request_path(url: &RequestUrl<'_>, config: &Config) -> Result<RequestPath, Rejection> {
+    let path = RequestPath::parse(url.path).map_err(Rejection::BadPath)?;
+    let base = config.origin.as_ref().is_some_and(|o| o.path() != "/");
+    path.check_base(base).map_err(Rejection::BadPath)?;
+    Ok(path)
+}
+
+/// Route policy around authentication.
+fn authorize<'c>(
+    parts: &RequestParts<'_>,
+    url: &RequestUrl<'_>,
+    path: &RequestPath,
+    config: &'c Config,
+    now: u64,
+    caches: &mut Caches,
+    keys: &dyn KeyStore,
+) -> Result<Outcome<'c>, Failure> {
+    let fail = |r: Rejection| (r, None, None);
+    let method = parts.method;
+    if let Some(doc) = &config.resource_metadata {
+        if path.canonical() == METADATA_PATH && (method == "GET" || method == "HEAD") {
+            return Ok(Outcome::Metadata(doc));
+        }
+    }
+    // A browser's preflight never carries a method override; one that does is not a
+    // preflight, and the origin might take it for the method it names.
+    if config.cors_preflight
+        && method == "OPTIONS"
+        && parts.origin.is_some()
+        && parts.access_control_request_method.is_some()
+        && parts.method_overrides.iter().all(Option::is_none)
+    {
+        return Ok(Outcome::Forward(None));
+    }
+    let rules = rules_for(parts, path, config);
+    let auth = route::strictest(&rules);
+    if auth == AuthMode::Public {
+        return Ok(Outcome::Forward(None));
+    }
+    let offered = Offered {
+        authorization: parts.authorization,
+        cookie: parts.cookie,
+        query: url.query,
+    };
+    let (token, scheme) = match find_token_with_scheme(
+        &offered,
+        config.token_cookie.as_deref(),
+        config.token_query_param.as_deref(),
+    ) {
+        Ok((token, _source, scheme)) => (token, scheme),
+        Err(ExtractError::Missing) if auth == AuthMode::Optional => {
+            return Ok(Outcome::Forward(None))
+        }
+        Err(e) => return Err(fail(e.into())),
+    };
+    let principal = match authenticate(token, config, now, caches, keys)? {
+        Authenticated::Principal(p) => p,
+        Authenticated::Io(verdict) => return Ok(Outcome::Io(verdict)),
+    };
+    // Verified by now: the log line names the issuer; the kid is not kept past verification.
+    let with_issuer = |r: Rejection| (r, Some(principal.issuer.clone()), None);
+    let claim = |name: &str| {
+        principal
+            .claims
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+    };
+    if claim("jti").is_some_and(|j| config.deny_jti.iter().any(|d| d == j))
+        || claim("sub").is_some_and(|s| config.deny_sub.iter().any(|d| d == s))
+    {
+        return Err(with_issuer(Rejection::InvalidToken(TokenError::Revoked)));
+    }
+    check_binding(
+        parts,
+        config,
+        token,
+        scheme,
+        &principal,
+        now,
+        &mut caches.replay,
+    )
+    .map_err(with_issuer)?;
+    for rule in rules {
+        route::authorize(rule, &principal)
+            .map_err(|forbidden| with_issuer(Rejection::Forbidden(forbidden)))?;
+    }
+    Ok(Outcome::Forward(Some(principal)))
+}
+
+/// Every rule that applies, for every method the request may be taken as.
+fn rules_for<'c>(
+    parts: &RequestParts<'_>,
+    path: &RequestPath,
+    config: &'c Config,
+) -> Vec<&'c Rule> {
+    // Only rules that list methods tell methods apart: without one, the override headers
+    // cannot change the outcome.
+    let methods = if route::names_methods(&config.routes, &config.default_route) {
+        let overrides: Vec<&str> = parts.method_overrides.iter().flatten().copied().collect();
+        route::method_readings(parts.method, &overrides)
+    } else {
+        vec![parts.method.to_owned()]
+    };
+    route::applicable(&config.routes, &config.default_route, &methods, path)
+}
+
+/// RFC 9449: a token bound to a key (`cnf.jkt`) needs `Authorization: DPoP` and a valid
+/// proof from that key; `DPoP` with an unbound token, or a binding we cannot check, is
+/// refused.
+fn check_binding(
+    parts: &RequestParts<'_>,
+    config: &Config,
+    token: &str,
+    scheme: Scheme,
+    principal: &Principal,
+    now: u64,
+    replay: &mut ReplayCache,
+) -> Result<(), Rejection> {
+    let cnf = principal.claims.get("cnf");
+    let jkt = cnf
+        .and_then(|c| c.get("jkt"))
+        .and_then(serde_json::Value::as_str);
+    match (cnf, jkt, scheme) {
+        (None, _, Scheme::Bearer) => Ok(()),
+        (None, _, Scheme::Dpop) => Err(Rejection::InvalidToken(TokenError::NotDpopBound)),
+        (Some(_), None, _) => Err(Rejection::InvalidToken(TokenError::InvalidClaim)),
+        (Some(_), Some(_), Scheme::Bearer) => {
+            Err(Rejection::InvalidToken(TokenError::DpopRequired))
+        }
+        (Some(_), Some(jkt), Scheme::Dpop) => {
+            let Ok(url) = url::Url::parse(parts.url) else {
+                return Err(Rejection::BadGateway);
+            };
+            let settings = DpopSettings {
+                max_age_secs: config.dpop_max_age_secs,
+                leeway_secs: config.leeway_secs,
+            };
+            dpop::verify_proof(
+                parts.dpop.unwrap_or_default(),
+                parts.method,
+                &url,
+                token,
+                jkt,
+                now,
+                &settings,
+                replay,
+            )
+            .map_err(Rejection::InvalidDpop)
+        }
+    }
+}
+
+enum Authenticated {
+    Principal(Rc<Principal>),
+    Io(Verdict),
+}
+
+/// Verifies `token` (or finds it in the verified-token cache) and checks its claims.
+fn authenticate(
+    token: &str,
+    config: &Config,
+    now: u64,
+    caches: &mut Caches,
+    keys: &dyn KeyStore,
+) -> Result<Authenticated, Failure> {
+    // Fast path: this exact token was verified (or refused for good) before, against the
+    // key set still in use.
+    let cache_key = token_key(token);
+    match caches
+        .tokens
+        .get(&cache_key, now, |iss| keys.fresh_generation(iss, now))
+    {
+        Some(Cached::Verified(principal)) => return Ok(Authenticated::Principal(principal)),
+        Some(Cached::Refused(r)) => {
+            return Err((Rejection::InvalidToken(r.error), Some(r.issuer), r.kid))
+        }
+        None => {}
+    }
+
+    let prepared = prepare(token, config).map_err(|e| {
+        // Even a token we refuse early is worth its iss/kid in the log, when they parse.
+        let peek = UntrustedToken::parse(token, config.max_token_bytes).ok();
+        let iss = peek
+            .as_ref()
+            .and_then(|t| t.unverified_issuer().map(str::to_owned));
+        let kid = peek.as_ref().and_then(|t| t.kid().map(str::to_owned));
+        (Rejection::InvalidToken(e), iss, kid)
+    })?;
+    let issuer = prepared.issuer;
+    let ids = || {
+        (
+            Some(issuer.issuer.clone()),
+            prepared.token.kid().map(str::to_owned),
+        )
+    };
+
+    let mut set = None;
+    if prepared.needs_keys() {
+        let need = |want| {
+            Ok(Authenticated::Io(Verdict::NeedKeys {
+                issuer: issuer.issuer.clone(),
+                want,
+            }))
+        };
+        let current = match keys.keys(&issuer.issuer, now, Want::Current) {
+            Keys::Ready(current) => current,
+            Keys::Unavailable(e) => {
+                let (iss, kid) = ids();
+                return Err((Rejection::KeysUnavailable(e), iss, kid));
+            }
+            Keys::Fetch => return need(Want::Current),
+        };
+        // An unknown kid may mean the issuer rotated: the fetcher rate-limits the refetch,
+        // and offers the current set again when it cannot (or need not) fetch.
+        let current = if verify::needs_refetch(&prepared.token, &current) {
+            match keys.keys(&issuer.issuer, now, Want::Refetch) {
+                Keys::Ready(fresh) => fresh,
+                Keys::Unavailable(_) => current,
+                Keys::Fetch => return need(Want::Refetch),
+            }
+        } else {
+            current
+        };
+        set = Some(current);
+    }
+    let (iss, kid) = ids();
+    let outcome = finish(prepared, set.as_deref(), now, config.leeway_secs).map(Rc::new);
+    // Only verdicts reached with a JWKS are cached: HMAC verification is already cheap,
+    // and the key-set generation is what lets a rotation revoke cached entries.
+    let generation = set
+        .is_some()
+        .then(|| keys.fresh_generation(&issuer.issuer, now))
+        .flatten();
+    if let Some(generation) = generation {
+        match &outcome {
+            Ok(principal) => {
+                caches
+                    .tokens
+                    .insert(cache_key, principal.clone(), config.leeway_secs, generation)
+            }
+            Err(error) => caches.tokens.insert_refusal(
+                cache_key,
+                Refusal {
+                    error: *error,
+                    issuer: issuer.issuer.clone(),
+                    kid: kid.clone(),
+                },
+                generation,
+            ),
+        }
+    }
+    outcome
+        .map(Authenticated::Principal)
+        .map_err(|e| (Rejection::InvalidToken(e), iss, kid))
+}
+
+/// RFC 9728 §3.2: the metadata document, as JSON.
+fn metadata_response(doc: &str) -> EdgeResponse {
+    EdgeResponse {
+        status: 200,
+        headers: vec![
+            ("content-type", "application/json".to_string()),
+            ("cache-control", "public, max-age=3600".to_string()),
+        ],
+        body: doc.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

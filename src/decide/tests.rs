@@ -1,0 +1,374 @@
+//! The decision, natively: the fixtures' issuer and tokens, an in-memory key store.
+
+use super::*;
+use crate::jwks::parse_jwks;
+use crate::warm::{FIXTURE_ISSUER, FIXTURE_JWKS, FIXTURE_NOW};
+use std::cell::Cell;
+use std::collections::HashMap;
+
+const RS256: &str = include_str!("../../fixtures/tokens/valid-rs256.jwt");
+const UNKNOWN_KID: &str = include_str!("../../fixtures/tokens/unknown-kid.jwt");
+const TAMPERED: &str = include_str!("../../fixtures/tokens/tampered-signature.jwt");
+const URL: &str = "https://api.fixtures.test/v1/items?page=2";
+
+/// Keys as memory would hold them: `held` is offered for `Want::Current` (with `fresh`
+/// telling whether it is fresh), a refetch is offered only when `refetched` is set.
+struct Store {
+    held: Option<Rc<KeySet>>,
+    fresh: bool,
+    refetched: Option<Rc<KeySet>>,
+    unavailable: bool,
+    asked: Cell<usize>,
+}
+
+impl Store {
+    fn empty() -> Self {
+        Store {
+            held: None,
+            fresh: false,
+            refetched: None,
+            unavailable: false,
+            asked: Cell::new(0),
+        }
+    }
+
+    fn fixture() -> Self {
+        let keys = parse_jwks(FIXTURE_JWKS.as_bytes(), 100).expect("fixture JWKS parses");
+        Store {
+            held: Some(Rc::new(keys)),
+            fresh: true,
+            ..Store::empty()
+        }
+    }
+}
+
+impl KeyStore for Store {
+    fn keys(&self, issuer: &str, _now: u64, want: Want) -> Keys {
+        self.asked.set(self.asked.get() + 1);
+        assert_eq!(issuer, FIXTURE_ISSUER);
+        if self.unavailable {
+            return Keys::Unavailable(JwksError::Fetch("issuer down".into()));
+        }
+        let offered = match want {
+            Want::Current => self.held.clone(),
+            Want::Refetch => self.refetched.clone(),
+        };
+        offered.map_or(Keys::Fetch, Keys::Ready)
+    }
+
+    fn fresh_generation(&self, _issuer: &str, _now: u64) -> Option<u64> {
+        (self.held.is_some() && self.fresh).then_some(1)
+    }
+}
+
+fn config_with(vars: &[(&str, &str)]) -> Config {
+    let issuers = format!(
+        r#"[{{"issuer":"{FIXTURE_ISSUER}","jwks_uri":"{FIXTURE_ISSUER}jwks","audiences":["api://edgeguard-fixtures"]}}]"#
+    );
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::parse(Some(&issuers), &vars).expect("test configuration parses")
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {}", token.trim())
+}
+
+fn get<'a>(url: &'a str, authorization: Option<&'a str>) -> RequestParts<'a> {
+    RequestParts {
+        method: "GET",
+        url,
+        authorization,
+        ..RequestParts::default()
+    }
+}
+
+/// The status of the final verdict (0: forwarded).
+fn status_of(
+    parts: &RequestParts,
+    config: &Config,
+    caches: &mut Caches,
+    keys: &dyn KeyStore,
+) -> u16 {
+    status(&decide(parts, config, FIXTURE_NOW, caches, keys))
+}
+
+fn status(verdict: &Verdict) -> u16 {
+    match verdict {
+        Verdict::Answer { response, .. } => response.status,
+        Verdict::Forward { .. } => 0,
+        other => panic!("not final: {other:?}"),
+    }
+}
+
+fn header<'v>(verdict: &'v Verdict, name: &str) -> Option<&'v str> {
+    match verdict {
+        Verdict::Forward { headers, .. } => headers
+            .set
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str()),
+        Verdict::Answer { response, .. } => response
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str()),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_token_is_forwarded_with_its_identity_once_the_keys_are_in_memory() {
+    let config = config_with(&[]);
+    let mut caches = Caches::for_config(Some(&config));
+    let auth = bearer(RS256);
+    let parts = get(URL, Some(&auth));
+
+    let verdict = decide(&parts, &config, FIXTURE_NOW, &mut caches, &Store::empty());
+    assert!(
+        matches!(&verdict, Verdict::NeedKeys { issuer, want: Want::Current } if issuer == FIXTURE_ISSUER),
+        "{verdict:?}"
+    );
+    assert!(
+        caches.tokens.is_empty(),
+        "nothing is remembered before a final verdict"
+    );
+
+    let verdict = decide(&parts, &config, FIXTURE_NOW, &mut caches, &Store::fixture());
+    let Verdict::Forward { target, headers } = &verdict else {
+        panic!("{verdict:?}");
+    };
+    // Route mode: its own URL, path canonical, query kept.
+    assert_eq!(target, URL);
+    assert_eq!(header(&verdict, "x-auth-issuer"), Some(FIXTURE_ISSUER));
+    assert!(header(&verdict, "x-auth-claims").is_some_and(|c| !c.is_empty()));
+    assert!(
+        headers
+            .remove
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case("x-auth-subject")),
+        "a client's copy of an identity header never gets through"
+    );
+}
+
+#[test]
+fn a_cached_token_needs_no_keys_while_they_stay_fresh() {
+    let config = config_with(&[]);
+    let mut caches = Caches::for_config(Some(&config));
+    let auth = bearer(RS256);
+    let parts = get(URL, Some(&auth));
+    let store = Store::fixture();
+    assert_eq!(status_of(&parts, &config, &mut caches, &store), 0);
+    let asked = store.asked.get();
+    assert_eq!(status_of(&parts, &config, &mut caches, &store), 0);
+    assert_eq!(
+        store.asked.get(),
+        asked,
+        "a cache hit does not look at the keys"
+    );
+
+    // Keys no longer fresh: the cached verdict no longer holds, the keys are asked for.
+    let stale = Store {
+        fresh: false,
+        ..Store::empty()
+    };
+    let verdict = decide(&parts, &config, FIXTURE_NOW, &mut caches, &stale);
+    assert!(matches!(verdict, Verdict::NeedKeys { .. }), "{verdict:?}");
+}
+
+#[test]
+fn a_refused_token_is_remembered_and_logged_without_the_token() {
+    let config = config_with(&[]);
+    let mut caches = Caches::for_config(Some(&config));
+    let auth = bearer(TAMPERED);
+    let parts = get(URL, Some(&auth));
+    let store = Store::fixture();
+    for round in 0..2 {
+        let verdict = decide(&parts, &config, FIXTURE_NOW, &mut caches, &store);
+        assert_eq!(status(&verdict), 401, "round {round}");
+        let Verdict::Answer { log: Some(log), .. } = &verdict else {
+            panic!("a refusal is logged: {verdict:?}");
+        };
+        assert!(log.contains(FIXTURE_ISSUER), "{log}");
+        assert!(
+            !log.contains(TAMPERED.trim().split('.').nth(2).unwrap()),
+            "{log}"
+        );
+    }
+    assert_eq!(caches.tokens.len(), 1, "remembered once");
+}
+
+#[test]
+fn no_token_is_a_401_with_a_challenge_and_a_log_line() {
+    let config = config_with(&[]);
+    let mut caches = Caches::for_config(Some(&config));
+    let verdict = decide(
+        &get(URL, None),
+        &config,
+        FIXTURE_NOW,
+        &mut caches,
+        &Store::empty(),
+    );
+    assert_eq!(status(&verdict), 401);
+    assert_eq!(
+        header(&verdict, "www-authenticate"),
+        Some("Bearer realm=\"edgeguard\"")
+    );
+    assert!(
+        matches!(&verdict, Verdict::Answer { log: Some(l), .. } if l.contains("\"status\":401"))
+    );
+}
+
+#[test]
+fn keys_that_cannot_be_had_are_a_503() {
+    let config = config_with(&[]);
+    let mut caches = Caches::for_config(Some(&config));
+    let auth = bearer(RS256);
+    let down = Store {
+        unavailable: true,
+        ..Store::empty()
+    };
+    let verdict = decide(
+        &get(URL, Some(&auth)),
+        &config,
+        FIXTURE_NOW,
+        &mut caches,
+        &down,
+    );
+    assert_eq!(status(&verdict), 503);
+    assert!(header(&verdict, "retry-after").is_some());
+}
+
+#[test]
+fn an_unknown_kid_asks_for_a_refetch_then_settles_on_what_there_is() {
+    let config = config_with(&[]);
+    let mut caches = Caches::for_config(Some(&config));
+    let auth = bearer(UNKNOWN_KID);
+    let parts = get(URL, Some(&auth));
+    let verdict = decide(&parts, &config, FIXTURE_NOW, &mut caches, &Store::fixture());
+    assert!(
+        matches!(
+            verdict,
+            Verdict::NeedKeys {
+                want: Want::Refetch,
+                ..
+            }
+        ),
+        "{verdict:?}"
+    );
+    // The fetcher could not fetch again (cooldown): it offers the same set, and the token
+    // is refused.
+    let mut after = Store::fixture();
+    after.refetched = after.held.clone();
+    assert_eq!(status_of(&parts, &config, &mut caches, &after), 401);
+}
+
+#[test]
+fn fields_the_configuration_needs_must_have_been_read() {
+    let config = config_with(&[("TOKEN_COOKIE", "session")]);
+    assert_eq!(fields_needed(&config), fields::COOKIE);
+    let mut caches = Caches::for_config(Some(&config));
+    let parts = get(URL, None);
+    let verdict = decide(&parts, &config, FIXTURE_NOW, &mut caches, &Store::fixture());
+    assert!(matches!(verdict, Verdict::NeedFields), "{verdict:?}");
+
+    let cookie = format!("session={}", RS256.trim());
+    let parts = RequestParts {
+        fields: fields::COOKIE,
+        cookie: Some(&cookie),
+        ..get(URL, None)
+    };
+    assert_eq!(
+        status_of(&parts, &config, &mut caches, &Store::fixture()),
+        0
+    );
+}
+
+#[test]
+fn method_overrides_count_only_when_read() {
+    let routes = r#"[{"path": "/v1/*", "methods": ["GET"], "auth": "public"}]"#;
+    let config = config_with(&[("ROUTES", routes)]);
+    assert_eq!(fields_needed(&config), fields::METHOD_OVERRIDES);
+    let mut caches = Caches::for_config(Some(&config));
+    let store = Store::empty();
+    let plain = RequestParts {
+        fields: fields::METHOD_OVERRIDES,
+        ..get(URL, None)
+    };
+    assert_eq!(status_of(&plain, &config, &mut caches, &store), 0);
+    // A GET the origin may take for a DELETE gets the DELETE's rule (the default: a token).
+    let overridden = RequestParts {
+        method_overrides: [None, Some("DELETE"), None],
+        ..plain
+    };
+    assert_eq!(status_of(&overridden, &config, &mut caches, &store), 401);
+}
+
+#[test]
+fn cors_preflight_passes_only_without_a_method_override() {
+    let config = config_with(&[("CORS_PREFLIGHT", "true")]);
+    let need = fields_needed(&config);
+    assert_eq!(need, fields::CORS | fields::METHOD_OVERRIDES);
+    let mut caches = Caches::for_config(Some(&config));
+    let preflight = RequestParts {
+        method: "OPTIONS",
+        fields: need,
+        origin: Some("https://app.test"),
+        access_control_request_method: Some("DELETE"),
+        ..get(URL, None)
+    };
+    let store = Store::empty();
+    assert_eq!(status_of(&preflight, &config, &mut caches, &store), 0);
+    let not_preflight = RequestParts {
+        method_overrides: [Some("DELETE"), None, None],
+        ..preflight
+    };
+    assert_eq!(status_of(&not_preflight, &config, &mut caches, &store), 401);
+}
+
+#[test]
+fn paths_go_out_canonical_and_unreadable_ones_are_refused() {
+    let config = config_with(&[("ROUTES", r#"[{"prefix": "/public/", "auth": "public"}]"#)]);
+    let mut caches = Caches::for_config(Some(&config));
+    let store = Store::empty();
+    let verdict = decide(
+        &get("https://api.fixtures.test/public//a/./b/%7e?x", None),
+        &config,
+        FIXTURE_NOW,
+        &mut caches,
+        &store,
+    );
+    assert!(
+        matches!(&verdict, Verdict::Forward { target, .. } if target == "https://api.fixtures.test/public/a/b/~?x"),
+        "{verdict:?}"
+    );
+    // Climbing out of the public prefix once decoded: the stricter reading decides.
+    let climb = get("https://api.fixtures.test/public/%2e%2e/admin", None);
+    assert_eq!(status_of(&climb, &config, &mut caches, &store), 401);
+    // Not a URL the runtime would hand over: nothing is forwarded.
+    let odd = get("mailto:someone@example.test", None);
+    assert_eq!(status_of(&odd, &config, &mut caches, &store), 502);
+}
+
+#[test]
+fn request_urls_split_into_origin_path_and_query() {
+    let split = |u| RequestUrl::parse(u).map(|r| (r.origin, r.path, r.query));
+    assert_eq!(
+        split("https://api.test:8443/a/b?x=1&y#frag"),
+        Some(("https://api.test:8443", "/a/b", Some("x=1&y")))
+    );
+    assert_eq!(
+        split("http://api.test"),
+        Some(("http://api.test", "/", None))
+    );
+    assert_eq!(
+        split("http://api.test?q"),
+        Some(("http://api.test", "/", Some("q")))
+    );
+    assert_eq!(split("https://user:pw@api.test/"), None);
+    assert_eq!(split("ftp://api.test/"), None);
+    assert_eq!(split("https:///path"), None);
+    assert_eq!(split("/relative"), None);
+}

@@ -1,0 +1,125 @@
+//! A [`Verdict`] as the JS entry (js/shim.mjs) reads it: one string, lines separated by
+//! `\n`, so the answer crosses the JS/Wasm boundary as a single copy.
+//!
+//! ```text
+//! F \n target \n r \n name_1 .. name_r \n (name \n value)*        forward, removals then sets
+//! A \n status \n log \n h \n (name \n value)*h \n body            answer (body: the rest)
+//! S                                                               take the async path
+//! ```
+//!
+//! Every field but the body is one line. Header values are header-safe by construction
+//! (`forward::header_safe`, base64url, fixed ASCII) and URLs are serialised; a field with
+//! a line break anyway would shift every field after it, so it turns the verdict into a
+//! bare 500 instead: nothing is forwarded.
+
+use crate::decide::Verdict;
+
+/// Encodes `verdict`; `NeedKeys` and `NeedFields` become `S`.
+pub fn encode(verdict: &Verdict) -> String {
+    encode_checked(verdict).unwrap_or_else(|| {
+        "A\n500\n{\"event\":\"rejected\",\"status\":500,\"reason\":\"unencodable_verdict\"}\n0\n"
+            .to_owned()
+    })
+}
+
+fn encode_checked(verdict: &Verdict) -> Option<String> {
+    let mut out = String::with_capacity(512);
+    let line = |out: &mut String, field: &str| -> Option<()> {
+        // Bytes, not a `char` pattern: fields are up to a few KB (see `extract::is_ows`).
+        if field.bytes().any(|b| b == b'\n' || b == b'\r') {
+            return None;
+        }
+        out.push_str(field);
+        out.push('\n');
+        Some(())
+    };
+    match verdict {
+        Verdict::Forward { target, headers } => {
+            line(&mut out, "F")?;
+            line(&mut out, target)?;
+            line(&mut out, &headers.remove.len().to_string())?;
+            for name in &headers.remove {
+                line(&mut out, name)?;
+            }
+            for (name, value) in &headers.set {
+                line(&mut out, name)?;
+                line(&mut out, value)?;
+            }
+        }
+        Verdict::Answer { response, log } => {
+            line(&mut out, "A")?;
+            line(&mut out, &response.status.to_string())?;
+            line(&mut out, log.as_deref().unwrap_or_default())?;
+            line(&mut out, &response.headers.len().to_string())?;
+            for (name, value) in &response.headers {
+                line(&mut out, name)?;
+                line(&mut out, value)?;
+            }
+            out.push_str(&response.body);
+        }
+        Verdict::NeedKeys { .. } | Verdict::NeedFields => out.push('S'),
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::EdgeResponse;
+    use crate::forward::HeaderPlan;
+    use crate::jwks::Want;
+
+    #[test]
+    fn a_forward_lists_removals_then_sets() {
+        let v = Verdict::Forward {
+            target: "https://o.test/a?b".into(),
+            headers: HeaderPlan {
+                remove: vec!["x-auth-subject".into(), "authorization".into()],
+                set: vec![("x-auth-subject".into(), "alice".into())],
+            },
+        };
+        assert_eq!(
+            encode(&v),
+            "F\nhttps://o.test/a?b\n2\nx-auth-subject\nauthorization\nx-auth-subject\nalice\n"
+        );
+    }
+
+    #[test]
+    fn an_answer_keeps_its_body_whole() {
+        let v = Verdict::Answer {
+            response: EdgeResponse {
+                status: 401,
+                headers: vec![("www-authenticate", "Bearer realm=\"r\"".into())],
+                body: "{\n\"error\": 1}".into(),
+            },
+            log: Some("{\"event\":\"rejected\"}".into()),
+        };
+        assert_eq!(
+            encode(&v),
+            "A\n401\n{\"event\":\"rejected\"}\n1\nwww-authenticate\nBearer realm=\"r\"\n{\n\"error\": 1}"
+        );
+    }
+
+    #[test]
+    fn io_is_the_async_path() {
+        let need = Verdict::NeedKeys {
+            issuer: "https://i/".into(),
+            want: Want::Current,
+        };
+        assert_eq!(encode(&need), "S");
+        assert_eq!(encode(&Verdict::NeedFields), "S");
+    }
+
+    #[test]
+    fn a_line_break_in_a_field_never_forwards() {
+        let v = Verdict::Forward {
+            target: "https://o.test/".into(),
+            headers: HeaderPlan {
+                remove: vec![],
+                set: vec![("x-a".into(), "1\nx-b".into())],
+            },
+        };
+        let encoded = encode(&v);
+        assert!(encoded.starts_with("A\n500\n"), "{encoded}");
+    }
+}
