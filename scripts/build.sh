@@ -31,6 +31,7 @@ if [ "${1:-}" = "--if-stale" ]; then
 fi
 
 # EDGEGUARD_FEATURES, checked (an unknown name stops here), as cargo arguments.
+eg_refuse_feature_flags "$@"
 FEATURES="$(eg_feature_list)"
 FEATURE_ARGS="$(eg_feature_args)"
 

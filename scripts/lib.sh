@@ -170,6 +170,20 @@ eg_feature_args() {
   [ -z "$list" ] || printf -- '--features %s\n' "$list"
 }
 
+# Dies when cargo arguments (scripts/build.sh's extra ones) choose features themselves: the
+# build would then differ from what EDGEGUARD_FEATURES says, and from what the check and
+# the build's .edgeguard-features record.
+eg_refuse_feature_flags() {
+  local arg
+  for arg in "$@"; do
+    case "$arg" in
+      --features | --features=* | -F | -F?* | --all-features | --no-default-features)
+        eg_die "'$arg': choose optional features with EDGEGUARD_FEATURES, not cargo flags" \
+          "E.g. EDGEGUARD_FEATURES=extra-curves ./scripts/build.sh (known: ${EG_OPTIONAL_FEATURES[*]})." ;;
+    esac
+  done
+}
+
 # `gzip -9` size of a file in bytes.
 eg_gzip_size() { gzip -9 -c "$1" | wc -c | tr -d ' '; }
 
