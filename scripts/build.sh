@@ -8,8 +8,17 @@
 #
 # Usage: scripts/build.sh [--if-stale] [extra cargo build args...]
 #   --if-stale  do nothing when build/ is newer than every input (src/, crates/, Cargo.toml,
-#               Cargo.lock, build.rs, these scripts). wrangler.toml's [build] command uses it,
-#               so `wrangler dev`/`wrangler deploy` right after a build do not build again.
+#               Cargo.lock, build.rs, these scripts) and was built with the same
+#               EDGEGUARD_FEATURES. wrangler.toml's [build] command uses it, so
+#               `wrangler dev`/`wrangler deploy` right after a build do not build again.
+#
+# Environment:
+#   EDGEGUARD_FEATURES  opt-in cargo features, comma or space separated (default: none).
+#                       Known: extra-curves (ES384, ES256K). `wrangler deploy` builds with
+#                       it too: `EDGEGUARD_FEATURES=extra-curves npx wrangler deploy`.
+#                       The build writes the list to build/.edgeguard-features.
+#   EDGEGUARD_OUT_DIR   output directory instead of build/ (a second build for tests;
+#                       wrangler.toml deploys build/index.js)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -21,26 +30,37 @@ if [ "${1:-}" = "--if-stale" ]; then
   shift
 fi
 
+# EDGEGUARD_FEATURES, checked (an unknown name stops here), as cargo arguments.
+eg_refuse_feature_flags "$@"
+FEATURES="$(eg_feature_list)"
+FEATURE_ARGS="$(eg_feature_args)"
+
 # Before --if-stale's shortcut: wrangler.toml is not a build input, yet `wrangler deploy`
-# ships its vars. A native debug build (it shares target/debug with `cargo test`).
-eg_log "edgeguard-check: wrangler.toml [vars]"
-if ! cargo run --quiet -p edgeguard-check -- --wrangler wrangler.toml; then
+# ships its vars. A native debug build (it shares target/debug with `cargo test`), with the
+# Worker's features so that it accepts exactly the algorithms the Worker will.
+eg_log "edgeguard-check: wrangler.toml [vars] (features: ${FEATURES:-none})"
+# shellcheck disable=SC2086 # FEATURE_ARGS is empty or `--features <checked names>`
+if ! cargo run --quiet -p edgeguard-check $FEATURE_ARGS -- --wrangler wrangler.toml; then
   eg_die "wrangler.toml is not a valid edgeguard configuration (see the messages above); nothing was built" \
     "Fix what they name (README.md, \"Configuration reference\"), then rerun."
 fi
 
-OUT_DIR="$EG_ROOT/build"
+OUT_DIR="${EDGEGUARD_OUT_DIR:-$EG_ROOT/build}"
+OUT_NAME="${OUT_DIR#"$EG_ROOT"/}"
 STAMP="$OUT_DIR/.edgeguard-build-stamp"
+# The features the build in OUT_DIR has (eg_feature_list's form; tests/e2e reads it).
+FEATURES_FILE="$OUT_DIR/.edgeguard-features"
 
 report_size() {
   local wasm="$OUT_DIR/index_bg.wasm" js="$OUT_DIR/index.js"
-  eg_log "build/index_bg.wasm: $(eg_bytes "$(wc -c <"$wasm")") raw, $(eg_bytes "$(eg_gzip_size "$wasm")") gzip -9"
-  eg_log "build/index.js:      $(eg_bytes "$(wc -c <"$js")") raw, $(eg_bytes "$(eg_gzip_size "$js")") gzip -9"
+  eg_log "$OUT_NAME/index_bg.wasm: $(eg_bytes "$(wc -c <"$wasm")") raw, $(eg_bytes "$(eg_gzip_size "$wasm")") gzip -9 (features: ${FEATURES:-none})"
+  eg_log "$OUT_NAME/index.js:      $(eg_bytes "$(wc -c <"$js")") raw, $(eg_bytes "$(eg_gzip_size "$js")") gzip -9"
 }
 
-# True when the last successful build is newer than every input.
+# True when the last successful build is newer than every input and has these features.
 build_is_fresh() {
   [ -f "$STAMP" ] && [ -s "$OUT_DIR/index.js" ] && [ -s "$OUT_DIR/index_bg.wasm" ] || return 1
+  [ -f "$FEATURES_FILE" ] && [ "$(cat "$FEATURES_FILE")" = "$FEATURES" ] || return 1
   local inputs=() p newer
   for p in src crates Cargo.toml Cargo.lock build.rs rust-toolchain.toml rust-toolchain .cargo \
     scripts/build.sh scripts/lib.sh js; do
@@ -51,7 +71,7 @@ build_is_fresh() {
 }
 
 if [ "$IF_STALE" = 1 ] && build_is_fresh; then
-  eg_log "build/ is up to date with src/, Cargo.toml and Cargo.lock; skipping worker-build"
+  eg_log "$OUT_NAME/ is up to date with src/, Cargo.toml, Cargo.lock and EDGEGUARD_FEATURES; skipping worker-build"
   report_size
   exit 0
 fi
@@ -59,14 +79,15 @@ fi
 eg_ensure_build_tools
 start=$SECONDS
 started_at="$(date +%s.%N)"
-rm -f "$STAMP"
+rm -f "$STAMP" "$FEATURES_FILE"
 STAGE="$OUT_DIR/.stage"
 rm -rf "$STAGE"
 mkdir -p "$STAGE"
 
 # 1. The Rust library for wasm32 (the release profile in Cargo.toml).
-eg_log "cargo build --release --target $WASM_TARGET (a clean build takes a few minutes)"
-if ! cargo build --quiet --release --target "$WASM_TARGET" --lib "$@"; then
+eg_log "cargo build --release --target $WASM_TARGET -> $OUT_NAME/, features: ${FEATURES:-none} (a clean build takes a few minutes)"
+# shellcheck disable=SC2086 # FEATURE_ARGS is empty or `--features <checked names>`
+if ! cargo build --quiet --release --target "$WASM_TARGET" --lib $FEATURE_ARGS "$@"; then
   eg_die "cargo build failed (see the messages above)" "Fix src/ and rerun scripts/build.sh."
 fi
 WASM_IN="$EG_ROOT/target/$WASM_TARGET/release/edgeguard.wasm"
@@ -94,6 +115,7 @@ cp "$EG_ROOT/js/shim.mjs" "$EG_ROOT/js/apply.mjs" "$STAGE/"
   eg_die "esbuild failed" "Rerun scripts/setup.sh (it installs esbuild from npm)."
 mv "$STAGE/index_bg.wasm" "$OUT_DIR/index_bg.wasm"
 rm -rf "$STAGE" "$OUT_DIR/worker" "$OUT_DIR/package.json"
+printf '%s\n' "$FEATURES" >"$FEATURES_FILE"
 # The stamp carries the build's start time: an input edited during the build stays "newer".
 touch -d "@$started_at" "$STAMP"
 eg_log "built in $((SECONDS - start)) s"

@@ -141,6 +141,58 @@ eg_wasm_opt() {
 # Strips the name section (and producers) from a Wasm file in place.
 eg_strip_wasm_names() { EDGEGUARD_KEEP_WASM_NAMES=0 eg_wasm_opt "$1"; }
 
+# The opt-in cargo features of the Worker (Cargo.toml [features], off by default), selected
+# for scripts/build.sh by EDGEGUARD_FEATURES: comma or space separated names, e.g.
+# `EDGEGUARD_FEATURES=extra-curves ./scripts/build.sh` (ES384 and ES256K).
+EG_OPTIONAL_FEATURES=(extra-curves)
+
+# The features EDGEGUARD_FEATURES names, checked, deduplicated and in EG_OPTIONAL_FEATURES'
+# order, comma separated (empty for none). Dies naming the known ones on an unknown name.
+eg_feature_list() {
+  local words=() word f known out=()
+  IFS=$', \t\n' read -r -a words <<<"${EDGEGUARD_FEATURES:-}"
+  for word in "${words[@]}"; do
+    [ -n "$word" ] || continue
+    known=0
+    for f in "${EG_OPTIONAL_FEATURES[@]}"; do [ "$word" = "$f" ] && known=1; done
+    [ "$known" = 1 ] || eg_die "EDGEGUARD_FEATURES names '$word', which is not an optional feature" \
+      "Known: ${EG_OPTIONAL_FEATURES[*]} (comma or space separated, e.g. EDGEGUARD_FEATURES=extra-curves ./scripts/build.sh)."
+  done
+  for f in "${EG_OPTIONAL_FEATURES[@]}"; do
+    for word in "${words[@]}"; do
+      if [ "$word" = "$f" ]; then
+        out+=("$f")
+        break
+      fi
+    done
+  done
+  local IFS=,
+  printf '%s\n' "${out[*]}"
+}
+
+# The cargo arguments for EDGEGUARD_FEATURES: `--features a,b`, or nothing. Dies like
+# eg_feature_list on an unknown name. Use as `args="$(eg_feature_args)"` (a failure in a
+# command substitution only stops the script where it is assigned), then $args unquoted.
+eg_feature_args() {
+  local list
+  list="$(eg_feature_list)" || exit 1
+  [ -z "$list" ] || printf -- '--features %s\n' "$list"
+}
+
+# Dies when cargo arguments (scripts/build.sh's extra ones) choose features themselves: the
+# build would then differ from what EDGEGUARD_FEATURES says, and from what the check and
+# the build's .edgeguard-features record.
+eg_refuse_feature_flags() {
+  local arg
+  for arg in "$@"; do
+    case "$arg" in
+      --features | --features=* | -F | -F?* | --all-features | --no-default-features)
+        eg_die "'$arg': choose optional features with EDGEGUARD_FEATURES, not cargo flags" \
+          "E.g. EDGEGUARD_FEATURES=extra-curves ./scripts/build.sh (known: ${EG_OPTIONAL_FEATURES[*]})." ;;
+    esac
+  done
+}
+
 # `gzip -9` size of a file in bytes.
 eg_gzip_size() { gzip -9 -c "$1" | wc -c | tr -d ' '; }
 

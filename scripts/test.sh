@@ -24,11 +24,13 @@ STEPS=(
   "clippy          | 1200 | cargo clippy --workspace --all-targets -- -D warnings"
   "clippy-wasm     | 1200 | cargo clippy --workspace --target $WASM_TARGET --lib -- -D warnings"
   "cargo-test      | 1200 | cargo test --workspace"
+  "extra-curves    | 1500 | cargo clippy --workspace --all-targets --all-features -- -D warnings && cargo clippy --workspace --target $WASM_TARGET --lib --all-features -- -D warnings && cargo test --workspace --all-features"
   "wycheproof-wasm |  900 | ./scripts/wasm-wycheproof.sh"
   "fuzz            | 1800 | ./scripts/fuzz.sh \"\${FUZZ_SECONDS:-60}\""
   "build           | 1200 | ./scripts/build.sh"
   "deploy-dry-run  |  300 | ./scripts/deploy-dry-run.sh"
   "e2e             | 1500 | ./scripts/e2e.sh"
+  "e2e-extra-curves |  900 | ./scripts/e2e-extra-curves.sh"
   "soak            |  400 | ./scripts/soak.sh 60 20"
   "demo            |  600 | DEMO_SELFTEST=1 ./scripts/demo.sh"
   "demo-term       |  400 | ./tests/demo/stops-on-term.sh"
@@ -48,7 +50,7 @@ for line in "${STEPS[@]}"; do
 done
 
 if [ "${1:-}" = "--list" ]; then
-  for i in "${!NAMES[@]}"; do printf '%-15s %5ss  %s\n' "${NAMES[$i]}" "${TIMEOUTS[$i]}" "${COMMANDS[$i]}"; done
+  for i in "${!NAMES[@]}"; do printf '%-16s %5ss  %s\n' "${NAMES[$i]}" "${TIMEOUTS[$i]}" "${COMMANDS[$i]}"; done
   exit 0
 fi
 [ $# -eq 0 ] || eg_die "unknown argument '$1'" "Usage: scripts/test.sh [--list]"
@@ -78,7 +80,7 @@ for i in "${!NAMES[@]}"; do
   limit="${TIMEOUTS[$i]}"
   command="${COMMANDS[$i]}"
   if ! selected "$name"; then
-    SUMMARY+=("$(printf '%-15s skipped' "$name")")
+    SUMMARY+=("$(printf '%-16s skipped' "$name")")
     continue
   fi
   left=$((deadline - SECONDS))
@@ -101,7 +103,7 @@ for i in "${!NAMES[@]}"; do
     eg_die "step '$name' failed (exit $rc, after $took s)" "Command: $command" \
       "Rerun only this step: ONLY_STEPS=$name scripts/test.sh"
   fi
-  SUMMARY+=("$(printf '%-15s ok  %4d s' "$name" "$took")")
+  SUMMARY+=("$(printf '%-16s ok  %4d s' "$name" "$took")")
 done
 
 eg_section "summary"

@@ -3,6 +3,11 @@
 //! The set is closed on purpose: an `alg` string that is not listed here cannot be configured
 //! and cannot be verified, so `none` (in any spelling) has nowhere to go.
 
+/// The opt-in build features (`EDGEGUARD_FEATURES` in scripts/build.sh, cargo features of
+/// this crate), each with whether this build has it. edgeguard-check compares them with
+/// `EDGEGUARD_FEATURES` so that it checks for the Worker build it is told about.
+pub const OPTIONAL_FEATURES: &[(&str, bool)] = &[("extra-curves", cfg!(feature = "extra-curves"))];
+
 /// A supported JWS algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Alg {
@@ -85,9 +90,15 @@ impl Alg {
         }
     }
 
+    /// The opt-in build feature the algorithm needs, if any: `extra-curves` for ES384 and
+    /// ES256K (scripts/build.sh enables it from `EDGEGUARD_FEATURES`).
+    pub fn feature(self) -> Option<&'static str> {
+        matches!(self, Alg::Es384 | Alg::Es256k).then_some("extra-curves")
+    }
+
     /// Whether this build can verify the algorithm (ES384/ES256K need `extra-curves`).
     pub fn compiled_in(self) -> bool {
-        cfg!(feature = "extra-curves") || !matches!(self, Alg::Es384 | Alg::Es256k)
+        cfg!(feature = "extra-curves") || self.feature().is_none()
     }
 
     pub fn family(self) -> KeyFamily {

@@ -681,10 +681,13 @@ fn parse_issuer(item: &Value, at: &str) -> Result<IssuerConfig, ConfigError> {
                         format!("unsupported algorithm {name:?}"),
                     )
                 })?;
-                if !alg.compiled_in() {
+                if let (false, Some(feature)) = (alg.compiled_in(), alg.feature()) {
                     return Err(ConfigError::new(
                         field("algorithms"),
-                        format!("{name} needs a build with the extra-curves feature"),
+                        format!(
+                            "{name} needs a build with the {feature} feature, which this one \
+                             lacks; build with `EDGEGUARD_FEATURES={feature} ./scripts/build.sh`"
+                        ),
                     ));
                 }
                 if !algs.contains(&alg) {
@@ -923,6 +926,39 @@ mod tests {
             let c = Config::parse(Some(&with(ok)), &HashMap::new()).unwrap();
             assert_eq!(c.issuers[0].max_token_age, Some(secs));
         }
+    }
+
+    /// ES384 and ES256K are opt-in (`extra-curves`): a default build refuses them at load,
+    /// naming the feature and the build command, instead of never accepting their tokens.
+    #[test]
+    fn extra_curve_algorithms_need_their_build_feature() {
+        for name in ["ES384", "ES256K"] {
+            let issuers = format!(
+                r#"[{{"issuer":"https://i/","jwks_uri":"https://i/j","audiences":["a"],"algorithms":["ES256","{name}"]}}]"#
+            );
+            let parsed = Config::parse(Some(&issuers), &HashMap::new());
+            if cfg!(feature = "extra-curves") {
+                let c = parsed.unwrap();
+                assert_eq!(
+                    c.issuers[0].algorithms,
+                    [Alg::Es256, Alg::from_name(name).unwrap()]
+                );
+            } else {
+                let e = parsed.unwrap_err();
+                assert_eq!(e.field, "ISSUERS[0].algorithms");
+                assert!(e.message.contains(name), "{e}");
+                assert!(e.message.contains("extra-curves feature"), "{e}");
+                assert!(
+                    e.message
+                        .contains("EDGEGUARD_FEATURES=extra-curves ./scripts/build.sh"),
+                    "{e}"
+                );
+            }
+        }
+        // The default algorithm list never needs a feature.
+        assert!(Alg::DEFAULT
+            .iter()
+            .all(|a| a.feature().is_none() && a.compiled_in()));
     }
 
     #[test]

@@ -144,9 +144,7 @@ pub fn verify_hmac(alg: Alg, secret: &[u8], message: &[u8], signature: &[u8]) ->
 pub(crate) mod tests {
     use super::*;
     use crate::jwks::{parse_entry, Ed25519Key};
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine as _;
-    use serde_json::{json, Value};
+    use serde_json::Value;
 
     const MESSAGES: [&[u8]; 3] = [b"", b"eyJhbGciOiJFZERTQSJ9.e30", b"any other message"];
 
@@ -225,7 +223,11 @@ pub(crate) mod tests {
             .collect()
     }
 
+    #[cfg(feature = "extra-curves")]
     fn ec_jwk(crv: &str, sec1_uncompressed: &[u8]) -> Value {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine as _;
+        use serde_json::json;
         let half = (sec1_uncompressed.len() - 1) / 2;
         json!({
             "kty": "EC", "crv": crv,

@@ -1,16 +1,24 @@
 // ES384 (P-384) and ES256K (secp256k1) end to end: ES384 tokens minted by node jose, ES256K
 // by node:crypto (OpenSSL; jose 6 no longer offers secp256k1), keys served from a loopback
-// JWKS. Both are opt-in per issuer (`algorithms`), never in the default list.
+// JWKS. Both are opt-in twice: per issuer (`algorithms`, never in the default list), and per
+// build (the `extra-curves` feature, `EDGEGUARD_FEATURES=extra-curves ./scripts/build.sh`).
+// Which build runs is read from its `.edgeguard-features`: with extra-curves the tokens are
+// verified; without, configuring either algorithm is the documented 500 config error.
+// scripts/e2e.sh runs this file against build/ (default features), the e2e-extra-curves step
+// of scripts/test.sh against an extra-curves build.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { SignJWT, generateKeyPair, exportJWK } from "jose";
 import {
   startOrigin, startJwksServer, startGateway, issuerItem, FIX_ISS, FIX_AUD, call, assertForwarded, assertInvalidToken,
+  assertEdgeError, notForwarded, waitFor, hasFeature,
 } from "./lib/index.mjs";
 
+const EXTRA_CURVES = hasFeature("extra-curves");
+const BUILD_COMMAND = "EDGEGUARD_FEATURES=extra-curves ./scripts/build.sh";
 const OPT_ISS = "https://curves.fixtures.test/";
-let origin, jwks, gw, p384, k256;
+let origin, jwks, gwDefault, p384, k256;
 
 async function keyPair(alg, crv) {
   if (alg === "ES256K") {
@@ -38,21 +46,37 @@ before(async () => {
   p384 = await keyPair("ES384", "P-384");
   k256 = await keyPair("ES256K", "secp256k1");
   jwks.set("/curves.json", { json: { keys: [p384.jwk, k256.jwk] } });
-  gw = await startGateway({
-    issuers: [
-      issuerItem(FIX_ISS, `${jwks.url}/curves.json`, { algorithms: ["ES384", "ES256K"] }),
-      issuerItem(OPT_ISS, `${jwks.url}/curves.json`),
-    ],
-    origin,
-  });
+  // An issuer with the default algorithm list: valid configuration in either build.
+  gwDefault = await startGateway({ issuers: [issuerItem(OPT_ISS, `${jwks.url}/curves.json`)], origin });
 });
 after(async () => {
-  await gw?.close();
+  await gwDefault?.close();
   await origin?.close();
   await jwks?.close();
 });
 
-describe("ES384 and ES256K", () => {
+test("not in the default algorithms: an issuer without them listed refuses both (either build)", async () => {
+  for (const k of [p384, k256]) {
+    const r = await notForwarded(origin, async () => call(gwDefault.url, "/default", { token: await mintWith(k, OPT_ISS) }));
+    assertInvalidToken(r);
+    assert.equal(r.json.error_description, "algorithm not allowed");
+  }
+});
+
+describe("ES384 and ES256K (a build with extra-curves)", { skip: !EXTRA_CURVES && "this build has no extra-curves; the describe below covers it" }, () => {
+  let gw;
+  before(async () => {
+    gw = await startGateway({
+      issuers: [
+        issuerItem(FIX_ISS, `${jwks.url}/curves.json`, { algorithms: ["ES384", "ES256K"] }),
+        issuerItem(OPT_ISS, `${jwks.url}/curves.json`),
+      ],
+      origin,
+    });
+  });
+  after(async () => {
+    await gw?.close();
+  });
   test("ES384 token -> forwarded", async () => {
     assertForwarded(await call(gw.url, "/es384", { token: await mintWith(p384, FIX_ISS) }), "/es384");
   });
@@ -77,4 +101,33 @@ describe("ES384 and ES256K", () => {
     }
     assert.equal(origin.count(), before);
   });
+});
+
+describe("a build without extra-curves: configuring ES384 or ES256K is a config error", { skip: EXTRA_CURVES && "this build has extra-curves; the describe above covers it" }, () => {
+  // [label, issuers for the JWKS URL u, field the body names, algorithm the log line names]
+  const cases = [
+    ["ES384 alone", (u) => [issuerItem(FIX_ISS, u, { algorithms: ["ES384"] })], "ISSUERS[0].algorithms", "ES384"],
+    ["ES256K after ES256", (u) => [issuerItem(FIX_ISS, u, { algorithms: ["ES256", "ES256K"] })], "ISSUERS[0].algorithms", "ES256K"],
+    ["ES384 in the second issuer", (u) => [issuerItem(OPT_ISS, u), issuerItem(FIX_ISS, u, { algorithms: ["RS256", "ES384"] })], "ISSUERS[1].algorithms", "ES384"],
+  ];
+  for (const [label, issuersFor, field, alg] of cases) {
+    test(`${label} -> 500 server_error naming the field, for every request; the log names the feature and the build command`, async () => {
+      const issuers = issuersFor(`${jwks.url}/curves.json`);
+      const g = await startGateway({ issuers, origin });
+      try {
+        const k = alg === "ES384" ? p384 : k256;
+        for (const token of [await mintWith(k, FIX_ISS), await mintWith(k, OPT_ISS), undefined]) {
+          const r = await notForwarded(origin, () => call(g.url, "/cfg", { token }));
+          assertEdgeError(r, 500, "server_error");
+          assert.equal(r.json.error_description, `invalid configuration: ${field}`);
+        }
+        const line = await waitFor(() => g.logs.find((l) => l.includes(`${field}: ${alg} needs`)));
+        assert.ok(line, `no config error log line for ${field}: ${g.logs.join(" | ")}`);
+        assert.ok(line.includes("extra-curves feature"), line);
+        assert.ok(line.includes(BUILD_COMMAND), line);
+      } finally {
+        await g.close();
+      }
+    });
+  }
 });

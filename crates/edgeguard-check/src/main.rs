@@ -4,6 +4,7 @@
 //!
 //! Exit codes: 0 valid, 1 invalid configuration (every error listed), 2 usage or I/O error.
 
+use edgeguard::alg::OPTIONAL_FEATURES;
 use edgeguard::config::{Config, Issuers, VarValue, VAR_NAMES};
 use edgeguard::error::ConfigError;
 use std::collections::HashMap;
@@ -15,6 +16,10 @@ usage: edgeguard-check [--issuers FILE] [--wrangler FILE] [--env NAME]
                    without it only the vars are checked (and ISSUERS if [vars] sets it)
   --wrangler FILE  wrangler.toml whose [vars] to check (default: ./wrangler.toml)
   --env NAME       check [env.NAME.vars] instead of [vars] (wrangler does not inherit vars)
+It checks for a Worker built with the same optional features as itself (ES384/ES256K
+need extra-curves: `cargo run -p edgeguard-check --features extra-curves -- ...`). When
+EDGEGUARD_FEATURES is set (the variable scripts/build.sh builds the Worker from), it must
+name exactly those features, or the check stops (exit 2) with the cargo command to use.
 exit: 0 valid, 1 invalid configuration, 2 usage or file error";
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -111,12 +116,70 @@ fn var_value(value: &toml::Value) -> Option<VarValue> {
     })
 }
 
+/// `EDGEGUARD_FEATURES` (comma or space separated, as scripts/build.sh reads it) against the
+/// features this binary was built with: a check built otherwise would accept what the Worker
+/// refuses (or the reverse), so it refuses to run and says how to build the right one.
+fn features_agree(env: Option<&str>) -> Result<(), Usage> {
+    let Some(env) = env else { return Ok(()) };
+    let known = || {
+        OPTIONAL_FEATURES
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let wanted: Vec<&str> = env
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect();
+    if let Some(unknown) = wanted
+        .iter()
+        .find(|w| !OPTIONAL_FEATURES.iter().any(|(name, _)| name == *w))
+    {
+        return Err(Usage(format!(
+            "EDGEGUARD_FEATURES names {unknown:?}, which is not an optional feature (known: {})",
+            known()
+        )));
+    }
+    let mismatch = OPTIONAL_FEATURES
+        .iter()
+        .any(|(name, built)| wanted.contains(name) != *built);
+    if mismatch {
+        let features: Vec<&str> = OPTIONAL_FEATURES
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| wanted.contains(name))
+            .collect();
+        let built: Vec<&str> = OPTIONAL_FEATURES
+            .iter()
+            .filter(|(_, built)| *built)
+            .map(|(name, _)| *name)
+            .collect();
+        let flag = match features.is_empty() {
+            true => String::new(),
+            false => format!(" --features {}", features.join(",")),
+        };
+        let built = match built.is_empty() {
+            true => "no optional features".to_string(),
+            false => built.join(", "),
+        };
+        return Err(Usage(format!(
+            "EDGEGUARD_FEATURES={env:?} but this edgeguard-check was built with {built}, so it \
+             would not check for that Worker build; run `cargo run -p edgeguard-check{flag} -- ...` \
+             (scripts/build.sh does this itself)"
+        )));
+    }
+    Ok(())
+}
+
 fn read(path: &str, what: &str) -> Result<String, Usage> {
     std::fs::read_to_string(path)
         .map_err(|e| Usage(format!("cannot read {what} {path}: {e}; check the path")))
 }
 
 fn run(args: Args) -> Result<ExitCode, Usage> {
+    let features = std::env::var("EDGEGUARD_FEATURES").ok();
+    features_agree(features.as_deref())?;
     let wrangler = args.wrangler.as_deref().unwrap_or("wrangler.toml");
     let text = read(wrangler, "wrangler.toml").map_err(|Usage(why)| match args.wrangler {
         Some(_) => Usage(why),

@@ -14,6 +14,12 @@ struct Run {
 
 /// Runs the check; `fixture:NAME` arguments are paths under tests/fixtures.
 fn check(args: &[&str]) -> Run {
+    check_with_features(None, args)
+}
+
+/// `check` with EDGEGUARD_FEATURES set to `features` (`None`: unset, whatever the caller's
+/// environment has).
+fn check_with_features(features: Option<&str>, args: &[&str]) -> Run {
     let args: Vec<String> = args
         .iter()
         .map(|a| match a.strip_prefix("fixture:") {
@@ -21,10 +27,13 @@ fn check(args: &[&str]) -> Run {
             None => a.to_string(),
         })
         .collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_edgeguard-check"))
-        .args(&args)
-        .output()
-        .expect("edgeguard-check runs");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_edgeguard-check"));
+    command.args(&args);
+    match features {
+        Some(features) => command.env("EDGEGUARD_FEATURES", features),
+        None => command.env_remove("EDGEGUARD_FEATURES"),
+    };
+    let out = command.output().expect("edgeguard-check runs");
     Run {
         code: out.status.code().expect("exit code"),
         stdout: String::from_utf8(out.stdout).unwrap(),
@@ -176,4 +185,75 @@ fn missing_files_bad_toml_and_bad_arguments_exit_2() {
     assert_eq!(check(&["--issuers"]).code, 2);
     assert_eq!(check(&["--frobnicate"]).code, 2);
     assert_eq!(check(&["--help"]).code, 0);
+}
+
+/// ES384/ES256K are valid exactly when the check (like the Worker) is built with
+/// extra-curves; without it, each issuer listing one gets the error naming the feature and
+/// the build command.
+#[test]
+fn extra_curve_algorithms_follow_the_build_features() {
+    let run = check(&[
+        "--issuers",
+        "fixture:extra-curves-issuers.json",
+        "--wrangler",
+        REPO_WRANGLER,
+    ]);
+    if cfg!(feature = "extra-curves") {
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stdout.contains("valid: 2 issuers"), "{}", run.stdout);
+    } else {
+        assert_eq!(run.code, 1, "{}", run.stdout);
+        assert_eq!(
+            error_fields(&run),
+            ["ISSUERS[0].algorithms", "ISSUERS[1].algorithms"]
+        );
+        for alg in ["ES384 needs", "ES256K needs"] {
+            assert!(run.stderr.contains(alg), "{}", run.stderr);
+        }
+        assert!(
+            run.stderr
+                .contains("`EDGEGUARD_FEATURES=extra-curves ./scripts/build.sh`"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+/// EDGEGUARD_FEATURES (what scripts/build.sh builds the Worker with) must agree with the
+/// check's own features; a mismatch or an unknown name stops it with exit 2.
+#[test]
+fn edgeguard_features_must_match_the_checks_build() {
+    let args = [
+        "--issuers",
+        "fixture:valid-issuers.json",
+        "--wrangler",
+        REPO_WRANGLER,
+    ];
+    // This build's features, the other build's, and the cargo flags that build the other.
+    let (same, other, flag) = if cfg!(feature = "extra-curves") {
+        ("extra-curves", "", "")
+    } else {
+        ("", "extra-curves", " --features extra-curves")
+    };
+    for agreeing in [same, &format!(" {same} ,")] {
+        let run = check_with_features(Some(agreeing), &args);
+        assert_eq!(run.code, 0, "{agreeing:?}: {}", run.stderr);
+        assert!(run.stdout.contains("valid: 3 issuers"), "{}", run.stdout);
+    }
+    let run = check_with_features(Some(other), &args);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains(&format!("`cargo run -p edgeguard-check{flag} -- ...`")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    let run = check_with_features(Some("extra-curves,frobnicate"), &args);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("\"frobnicate\"") && run.stderr.contains("known: extra-curves"),
+        "{}",
+        run.stderr
+    );
 }

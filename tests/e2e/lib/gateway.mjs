@@ -4,13 +4,27 @@
 //
 // EDGEGUARD_SCRIPT overrides the entry module (default: build/index.js).
 import { Miniflare, Log, LogLevel } from "miniflare";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { ROOT } from "./tokens.mjs";
 
 export const SCRIPT = resolve(process.env.EDGEGUARD_SCRIPT ?? join(ROOT, "build", "index.js"));
 export const scriptExists = () => existsSync(SCRIPT);
+
+/**
+ * The opt-in cargo features (EDGEGUARD_FEATURES) the build of `script` has, as
+ * scripts/build.sh records them beside it in `.edgeguard-features` (one comma-separated
+ * line). Throws when the file is missing: a test must not guess which build it runs against.
+ */
+export function builtFeatures(script = SCRIPT) {
+  const file = join(dirname(script), ".edgeguard-features");
+  if (!existsSync(file)) {
+    throw new Error(`${file} is missing: build ${dirname(script)} with scripts/build.sh, which records its EDGEGUARD_FEATURES there`);
+  }
+  return readFileSync(file, "utf8").trim().split(",").filter(Boolean);
+}
+export const hasFeature = (name, script = SCRIPT) => builtFeatures(script).includes(name);
 
 const MODULE_RULES = [
   { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
