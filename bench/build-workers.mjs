@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Bundles the benchmark's JavaScript Workers (bench/js-passthrough, bench/jose-worker) into
+// Bundles the benchmark's JavaScript Workers (bench/js-passthrough, bench/jose-worker,
+// bench/js-reject-log) into
 // single ES modules, minified as `wrangler deploy --minify` would upload them, so their
 // sizes compare with edgeguard's build/:
 //   node bench/build-workers.mjs --out DIR    -> DIR/js-passthrough/index.js, DIR/jose-worker/index.js
@@ -13,6 +14,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const WORKERS = {
   "js-passthrough": join(here, "js-passthrough", "index.js"),
   "jose-worker": join(here, "jose-worker", "index.js"),
+  "js-reject-log": join(here, "js-reject-log", "index.js"),
 };
 
 /** Bundles `entry` into `outfile`; `realm` sets the jose Worker's WWW-Authenticate realm. */

@@ -78,8 +78,11 @@ mkdirSync(work, { recursive: true });
 log(`bundling the JavaScript Workers into ${work}`);
 const jsPass = await bundleWorker(WORKERS["js-passthrough"], join(work, "bundles", "js-passthrough", "index.js"));
 const jose = await bundleWorker(WORKERS["jose-worker"], join(work, "bundles", "jose-worker", "index.js"));
+const jsReject = await bundleWorker(WORKERS["js-reject-log"], join(work, "bundles", "js-reject-log", "index.js"));
 const workers = [
   { id: "js", label: "JS passthrough", entry: jsPass, workloads: PASSTHROUGH_WORKLOADS },
+  // What a 401 built in JS with one console.log costs: the floor of the 401 rows.
+  { id: "js401", label: "JS 401 + log line", entry: jsReject, workloads: ["none"] },
   { id: "rust", label: "Rust passthrough", entry: resolve(o["rust-passthrough"]), workloads: PASSTHROUGH_WORKLOADS },
   { id: "jose", label: "jose", entry: jose },
   { id: "edgeguard", label: "edgeguard", entry: resolve(o.edgeguard) },

@@ -48,6 +48,23 @@ describe("js-passthrough", () => {
   });
 });
 
+describe("js-reject-log", () => {
+  test("answers edgeguard's missing-token 401 without forwarding", async () => {
+    const script = await bundleWorker(WORKERS["js-reject-log"], join(dir, "js-reject-log", "index.js"));
+    const gw = await startGateway({ script, origin });
+    try {
+      const before = origin.count();
+      const r = await call(gw.url, "/items");
+      assert.equal(r.status, 401);
+      assert.equal(r.headers.get("www-authenticate"), 'Bearer realm="edgeguard"');
+      assert.equal(r.json.error, "missing_token");
+      assert.equal(origin.count(), before);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
 describe("jose-worker", () => {
   test("a valid token is forwarded with the identity headers (client copies replaced)", async () => {
     const t = await token({ sub: "alice" });
