@@ -12,7 +12,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$EG_ROOT"
 
-eg_ensure_build_tools
+eg_ensure_worker_build
 dir="$EG_ROOT/bench/rust-passthrough"
 eg_log "building the Rust passthrough Worker (worker-build --release in bench/rust-passthrough)"
 (cd "$dir" && "$WORKER_BUILD_BIN" --release) || eg_die "worker-build failed for bench/rust-passthrough" \

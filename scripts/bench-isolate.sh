@@ -19,7 +19,7 @@ eg_log "edgeguard: scripts/build.sh --if-stale"
 
 rust="$EG_ROOT/bench/rust-passthrough/build/index.js"
 if [ ! -f "$rust" ] || [ ! -f "${rust%index.js}index_bg.wasm" ]; then
-  eg_ensure_build_tools
+  eg_ensure_worker_build
   eg_log "building the Rust passthrough Worker (worker-build --release in bench/rust-passthrough, ~1 min)"
   (cd "$EG_ROOT/bench/rust-passthrough" && "$WORKER_BUILD_BIN" --release) ||
     eg_die "worker-build failed for bench/rust-passthrough" \

@@ -23,12 +23,19 @@ eg_log "measuring (about a minute)"
 node run.mjs "$out" >"$out/wasm.tsv"
 target/release/edgeguard-wasm-verify >"$out/native.tsv"
 node webcrypto.mjs >"$out/webcrypto.tsv"
+node run.mjs "$out" decisions >"$out/wasm-decisions.tsv"
+target/release/edgeguard-wasm-verify decisions >"$out/native-decisions.tsv"
 
 echo
 echo "| algorithm | edgeguard in Wasm (V8), µs | same code native, µs | Wasm / native | WebCrypto in node (awaited), µs |"
 echo "| --- | ---: | ---: | ---: | ---: |"
 paste "$out/wasm.tsv" "$out/native.tsv" "$out/webcrypto.tsv" |
   awk -F'\t' '{ printf "| %s | %s | %s | %.1fx | %s |\n", $1, $2, $4, $2 / $4, $6 }'
+echo
+echo "| the whole decision (decide + wire::encode, keys in memory) | in Wasm (V8), µs | native, µs | Wasm / native |"
+echo "| --- | ---: | ---: | ---: |"
+paste "$out/wasm-decisions.tsv" "$out/native-decisions.tsv" |
+  awk -F'\t' '{ printf "| %s | %s | %s | %.1fx |\n", $1, $2, $4, $2 / $4 }'
 echo
 echo "Measured $(date -u +%Y-%m-%d) with scripts/bench-wasm.sh on $(nproc) cores. edgeguard columns: the full"
 echo "pipeline per token (parse, key selection, signature, claims); WebCrypto: the signature check only."

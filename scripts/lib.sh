@@ -104,11 +104,21 @@ eg_node_modules_ok() {
 eg_build_tools_ready() {
   eg_wanted_versions
   command -v cargo >/dev/null && command -v rustup >/dev/null && command -v node >/dev/null &&
-    eg_have_rust_target "$WASM_TARGET" && eg_worker_build_ok && eg_wasm_bindgen_ok && eg_node_modules_ok
+    eg_have_rust_target "$WASM_TARGET" && eg_wasm_bindgen_ok && eg_node_modules_ok
 }
 
-# Runs scripts/setup.sh when a build tool is missing or at the wrong version (what
-# worker-build needs), then exports the tool paths worker-build reads.
+# Runs scripts/setup.sh when a build tool is missing or at the wrong version, then exports
+# the tool paths (worker-build, for bench/rust-passthrough, reads the same variables).
+# worker-build, for the benchmarks' workers-rs passthrough only (installed on demand).
+eg_ensure_worker_build() {
+  eg_ensure_build_tools
+  eg_wanted_versions
+  if ! eg_worker_build_ok; then
+    eg_log "worker-build missing (the benchmarks' Rust passthrough is built with it); installing, ~7 min"
+    "$EG_ROOT/scripts/setup.sh" --with-worker-build
+  fi
+}
+
 eg_ensure_build_tools() {
   if ! eg_build_tools_ready; then
     eg_log "toolchain incomplete; running scripts/setup.sh"

@@ -1,23 +1,30 @@
 #!/usr/bin/env bash
 # Installs what building and testing edgeguard needs, skipping everything already in place:
 #   - the wasm32-unknown-unknown target, clippy and rustfmt (rustup)
-#   - worker-build ^<worker minor> and wasm-bindgen-cli =<Cargo.lock wasm-bindgen> (cargo
-#     install into $CARGO_HOME/bin, default ~/.cargo/bin, so a warm machine skips them)
+#   - wasm-bindgen-cli =<Cargo.lock wasm-bindgen> (cargo install into $CARGO_HOME/bin, default
+#     ~/.cargo/bin, so a warm machine skips it); with --with-worker-build also worker-build
+#     ^<worker minor>, which only the benchmarks' workers-rs passthrough (bench/rust-passthrough)
+#     is built with: edgeguard's own build (scripts/build.sh) does not use it
 #   - the npm tools (wrangler, miniflare/workerd, esbuild, binaryen, jose) with `npm ci`
 #   - missing Debian packages (C toolchain, pkg-config/libssl-dev, curl) when run as root
-# A cold run takes about 15 minutes on two cores; a warm run about a second.
-# Usage: scripts/setup.sh [--check]   (--check: report what is missing, install nothing)
+# A cold run takes about 8 minutes on two cores (15 with --with-worker-build); a warm run
+# about a second.
+# Usage: scripts/setup.sh [--check] [--with-worker-build]
+#   --check  report what is missing, install nothing
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$EG_ROOT"
 
 CHECK_ONLY=0
-case "${1:-}" in
-  --check) CHECK_ONLY=1 ;;
-  "") ;;
-  *) eg_die "unknown argument '$1'" "Usage: scripts/setup.sh [--check]" ;;
-esac
+WITH_WORKER_BUILD=0
+for arg in "$@"; do
+  case "$arg" in
+    --check) CHECK_ONLY=1 ;;
+    --with-worker-build) WITH_WORKER_BUILD=1 ;;
+    *) eg_die "unknown argument '$arg'" "Usage: scripts/setup.sh [--check] [--with-worker-build]" ;;
+  esac
+done
 
 MISSING=()
 # In --check mode, record a missing piece and go on; otherwise run the install.
@@ -145,7 +152,7 @@ if [ "${#COMPONENTS[@]}" -gt 0 ]; then
 fi
 
 eg_wanted_versions # sets WANT_WASM_BINDGEN and WANT_WORKER_BUILD_MINOR from Cargo.lock
-if ! eg_worker_build_ok; then
+if [ "$WITH_WORKER_BUILD" = 1 ] && ! eg_worker_build_ok; then
   have="$(eg_tool_version "$WORKER_BUILD_BIN")"
   need "worker-build ^$WANT_WORKER_BUILD_MINOR (have: ${have:-none})" install_worker_build
 fi
@@ -160,4 +167,4 @@ if [ "${#MISSING[@]}" -gt 0 ]; then
   eg_die "the toolchain is incomplete" "Run scripts/setup.sh to install what is missing."
 fi
 
-eg_log "setup ok: $(rustc --version | cut -d' ' -f1-2), node $(node --version), worker-build $(eg_tool_version "$WORKER_BUILD_BIN"), wasm-bindgen $(eg_tool_version "$WASM_BINDGEN_BIN"), wasm-opt $("$WASM_OPT_BIN" --version | grep -oE '[0-9]+' | head -n 1), esbuild $("$ESBUILD_BIN" --version)"
+eg_log "setup ok: $(rustc --version | cut -d' ' -f1-2), node $(node --version), worker-build $(eg_tool_version "$WORKER_BUILD_BIN") (benchmarks only), wasm-bindgen $(eg_tool_version "$WASM_BINDGEN_BIN"), wasm-opt $("$WASM_OPT_BIN" --version | grep -oE '[0-9]+' | head -n 1), esbuild $("$ESBUILD_BIN" --version)"

@@ -344,6 +344,9 @@ fn rules_for<'c>(
     path: &RequestPath,
     config: &'c Config,
 ) -> Vec<&'c Rule> {
+    if config.routes.is_empty() {
+        return vec![&config.default_route];
+    }
     // Only rules that list methods tell methods apart: without one, the override headers
     // cannot change the outcome.
     let methods = if route::names_methods(&config.routes, &config.default_route) {

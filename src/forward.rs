@@ -68,10 +68,11 @@ pub fn plan(principal: &Principal, config: &Config) -> HeaderPlan {
             set.push((name.clone(), value));
         }
     }
-    HeaderPlan {
-        remove: headers_to_remove(config),
-        set,
-    }
+    // A set replaces every value of its header: removing it first would be one more call
+    // per request in the JS entry for nothing.
+    let mut remove = headers_to_remove(config);
+    remove.retain(|name| !set.iter().any(|(s, _)| s.eq_ignore_ascii_case(name)));
+    HeaderPlan { remove, set }
 }
 
 /// A claim as a header value: an array is its elements joined with `,`, each element's own
@@ -107,6 +108,13 @@ pub fn header_safe(value: &str) -> String {
 
 /// [`header_safe`], also encoding `,` when `comma` (an array element).
 fn encode(value: &str, comma: bool) -> String {
+    let plain = |b: u8| (0x21..0x7f).contains(&b) && b != b'%' && !(comma && b == b',');
+    let inner_spaces_only =
+        |v: &[u8]| v.first().is_none_or(|b| *b != b' ') && v.last().is_none_or(|b| *b != b' ');
+    // Most values (subjects, issuers) need no escape at all: copy them whole.
+    if inner_spaces_only(value.as_bytes()) && value.bytes().all(|b| b == b' ' || plain(b)) {
+        return value.to_owned();
+    }
     let start = value.len() - value.trim_start_matches(' ').len();
     let end = value.trim_end_matches(' ').len().max(start);
     let mut out = String::with_capacity(value.len());

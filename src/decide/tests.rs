@@ -144,13 +144,32 @@ fn a_token_is_forwarded_with_its_identity_once_the_keys_are_in_memory() {
     assert_eq!(target, URL);
     assert_eq!(header(&verdict, "x-auth-issuer"), Some(FIXTURE_ISSUER));
     assert!(header(&verdict, "x-auth-claims").is_some_and(|c| !c.is_empty()));
-    assert!(
-        headers
-            .remove
-            .iter()
-            .any(|n| n.eq_ignore_ascii_case("x-auth-subject")),
-        "a client's copy of an identity header never gets through"
+    // What the origin receives from a client that sent its own identity headers: the
+    // plan's removals, then its sets, as the JS entry applies them.
+    let mut sent = vec![
+        ("X-Auth-Subject".to_owned(), "mallory".to_owned()),
+        ("x-auth-claims".to_owned(), "e30".to_owned()),
+        ("x-other".to_owned(), "kept".to_owned()),
+    ];
+    sent.retain(|(n, _)| !headers.remove.iter().any(|r| r.eq_ignore_ascii_case(n)));
+    for (name, value) in &headers.set {
+        sent.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        sent.push((name.clone(), value.clone()));
+    }
+    let seen = |name: &str| -> Vec<&str> {
+        sent.iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    assert_eq!(seen("x-auth-subject").len(), 1, "{sent:?}");
+    assert_ne!(
+        seen("x-auth-subject"),
+        ["mallory"],
+        "a client's copy never gets through"
     );
+    assert_ne!(seen("x-auth-claims"), ["e30"]);
+    assert_eq!(seen("x-other"), ["kept"]);
 }
 
 #[test]

@@ -2,10 +2,14 @@
 //! key selection, signature, claims): what a request pays on a verified-token-cache miss.
 
 use edgeguard::config::Config;
+use edgeguard::decide::{decide, Caches, KeyStore, Keys, RequestParts};
+use edgeguard::jwks::Want;
 use edgeguard::jwks::{parse_jwks, KeySet};
 use edgeguard::pipeline::{finish, prepare};
 use edgeguard::warm::{FIXTURE_ISSUER, FIXTURE_JWKS, FIXTURE_NOW};
+use edgeguard::wire::encode;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// (name shown, fixture token) for every algorithm measured.
 pub const CASES: [(&str, &str); 10] = [
@@ -81,6 +85,66 @@ pub fn verify_n(setup: &Setup, index: usize, n: u32) -> bool {
     })
 }
 
+/// The whole per-request decision the Worker's synchronous call runs (`decide::decide`, then
+/// `wire::encode`), on `GET https://gateway.bench.test/items/42?page=1` with the keys in
+/// memory: what a request costs in Rust, without the JS/Wasm crossing.
+pub const DECISIONS: [&str; 3] = [
+    "decide: RS256 token cached (forward)",
+    "decide: no token (401)",
+    "decide: RS256, nothing cached (forward)",
+];
+
+pub struct Decider {
+    setup: Setup,
+    keys: InMemory,
+    cached: Caches,
+    uncached: Caches,
+}
+
+struct InMemory(Rc<KeySet>);
+
+impl KeyStore for InMemory {
+    fn keys(&self, _: &str, _: u64, _: Want) -> Keys {
+        Keys::Ready(self.0.clone())
+    }
+    fn fresh_generation(&self, _: &str, _: u64) -> Option<u64> {
+        Some(1)
+    }
+}
+
+pub fn decider() -> Decider {
+    let setup = setup();
+    let keys = InMemory(Rc::new(setup.keys.clone()));
+    let cached = Caches::for_config(Some(&setup.config));
+    Decider {
+        setup,
+        keys,
+        cached,
+        uncached: Caches::for_config(None),
+    }
+}
+
+/// Runs decision `index` `n` times; false if one did not end as expected.
+pub fn decide_n(d: &mut Decider, index: usize, n: u32) -> bool {
+    let auth = format!("Bearer {}", CASES[0].1.trim());
+    let parts = RequestParts {
+        method: "GET",
+        url: "https://gateway.bench.test/items/42?page=1",
+        authorization: (index != 1).then_some(auth.as_str()),
+        ..RequestParts::default()
+    };
+    let caches = if index == 2 {
+        &mut d.uncached
+    } else {
+        &mut d.cached
+    };
+    let want = if index == 1 { 'A' } else { 'F' };
+    (0..n).all(|_| {
+        let verdict = decide(&parts, &d.setup.config, FIXTURE_NOW, caches, &d.keys);
+        encode(&verdict).starts_with(want)
+    })
+}
+
 #[cfg(target_arch = "wasm32")]
 mod wasm {
     use wasm_bindgen::prelude::*;
@@ -93,6 +157,23 @@ mod wasm {
     #[wasm_bindgen]
     pub fn case_name(index: usize) -> String {
         super::CASES[index].0.to_owned()
+    }
+
+    #[wasm_bindgen]
+    pub fn decision_count() -> usize {
+        super::DECISIONS.len()
+    }
+
+    #[wasm_bindgen]
+    pub fn decision_name(index: usize) -> String {
+        super::DECISIONS[index].to_owned()
+    }
+
+    #[wasm_bindgen]
+    pub fn decide_n(index: usize, n: u32) -> bool {
+        thread_local!(static DECIDER: std::cell::RefCell<super::Decider> =
+            std::cell::RefCell::new(super::decider()));
+        DECIDER.with(|d| super::decide_n(&mut d.borrow_mut(), index, n))
     }
 
     #[wasm_bindgen]
