@@ -11,12 +11,14 @@ export function apply(verdict, request, env, ctx, io) {
   switch (verdict.charCodeAt(0)) {
     case 70: // "F": forward
       try {
-        return io.fetch(...forward(verdict, request)).catch((e) => answer(io.badGateway(String(e))));
+        return io.fetch(...forward(verdict, request)).catch((e) => answer(io.badGateway(String(e)), console.log));
       } catch (e) {
-        return answer(io.badGateway(String(e)));
+        return answer(io.badGateway(String(e)), console.log);
       }
     case 65: // "A": answer at the edge
-      return answer(verdict);
+      return answer(verdict, console.log);
+    case 69: // "E": the same, logged as an error (the configuration does not load)
+      return answer(verdict, console.error);
     case 83: // "S": needs I/O
       return io.slow(request, env, ctx);
     default:
@@ -34,8 +36,8 @@ function forward(verdict, request) {
   return [p[1], { method: request.method, headers, body: request.body, redirect: "manual" }];
 }
 
-/** A \n status \n log \n h \n (name \n value)*h \n body : the Response. */
-function answer(verdict) {
+/** A|E \n status \n log \n h \n (name \n value)*h \n body : the Response; `write` logs. */
+function answer(verdict, write) {
   let at = 2;
   const line = () => {
     const end = verdict.indexOf("\n", at);
@@ -46,7 +48,7 @@ function answer(verdict) {
   };
   const status = Number(line());
   const log = line();
-  if (log) console.log(log);
+  if (log) write(log);
   const headers = new Headers();
   for (let i = Number(line()); i > 0; i--) headers.set(line(), line());
   return new Response(verdict.slice(at), { status, headers });

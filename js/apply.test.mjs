@@ -70,6 +70,16 @@ test("answer: status, headers, a body with line breaks, and its log line", async
   assert.equal(calls.fetch.length, 0, "an answer never reaches the origin");
 });
 
+test("E: the same answer, its line logged as an error", async (t) => {
+  const errors = t.mock.method(console, "error", () => {});
+  const logged = t.mock.method(console, "log", () => {});
+  const response = await apply('E\n500\n{"event":"rejected","status":500}\n0\n{"error":"server_error"}', incoming(), {}, {}, recorder().io);
+  assert.equal(response.status, 500);
+  assert.equal(await response.text(), '{"error":"server_error"}');
+  assert.deepEqual(errors.mock.calls.map((c) => c.arguments), [['{"event":"rejected","status":500}']]);
+  assert.equal(logged.mock.callCount(), 0);
+});
+
 test("answer without a log line logs nothing", async (t) => {
   const logged = t.mock.method(console, "log", () => {});
   const response = await apply("A\n200\n\n0\n{}", incoming(), {}, {}, recorder().io);

@@ -161,12 +161,28 @@ pub enum Verdict {
     /// Answer at the edge; `log` is the one log line to write, if any.
     Answer {
         response: EdgeResponse,
-        log: Option<String>,
+        log: Option<LogLine>,
     },
     /// The issuer's keys are needed and only I/O can get them: fetch, then decide again.
     NeedKeys { issuer: String, want: Want },
     /// A field the configuration needs was not read: decide again with it.
     NeedFields,
+}
+
+/// One structured log line, at its level: a rejection is the client's doing (info), a
+/// configuration that does not load is the operator's (error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogLine {
+    Info(String),
+    Error(String),
+}
+
+impl LogLine {
+    pub fn text(&self) -> &str {
+        match self {
+            LogLine::Info(t) | LogLine::Error(t) => t,
+        }
+    }
 }
 
 /// RFC 9728's well-known path, served at the edge when metadata is configured.
@@ -226,7 +242,9 @@ pub fn decide(
 fn answer(config: &Config, metadata_url: Option<&str>, failure: Failure) -> Verdict {
     let (rejection, iss, kid) = failure;
     Verdict::Answer {
-        log: Some(rejection.log_line(iss.as_deref(), kid.as_deref())),
+        log: Some(LogLine::Info(
+            rejection.log_line(iss.as_deref(), kid.as_deref()),
+        )),
         response: rejection.to_response_with(&config.realm, config.retry_after_secs, metadata_url),
     }
 }
@@ -234,7 +252,7 @@ fn answer(config: &Config, metadata_url: Option<&str>, failure: Failure) -> Verd
 /// The answer for a configuration that does not load (every request gets it).
 pub fn config_failure(rejection: &Rejection) -> Verdict {
     Verdict::Answer {
-        log: Some(rejection.log_line(None, None)),
+        log: Some(LogLine::Error(rejection.log_line(None, None))),
         response: rejection.to_response("edgeguard", 30),
     }
 }

@@ -8,7 +8,7 @@
 //!   (streaming) or answers.
 
 use crate::config::{Config, VarValue, VAR_NAMES};
-use crate::decide::{self, fields, Caches, KeyStore, Keys, RequestParts, Verdict};
+use crate::decide::{self, fields, Caches, KeyStore, Keys, LogLine, RequestParts, Verdict};
 use crate::error::{ConfigError, EdgeResponse, JwksError, Rejection};
 use crate::fetcher::{fresh_generation, fresh_keys, keys_for, Want};
 use crate::forward::HeaderPlan;
@@ -149,7 +149,7 @@ pub fn bad_gateway(cause: &str) -> String {
     });
     let rejection = Rejection::BadGateway;
     wire::encode(&Verdict::Answer {
-        log: Some(bad_gateway_line(&rejection, cause)),
+        log: Some(LogLine::Info(bad_gateway_line(&rejection, cause))),
         response: rejection.to_response(&realm, retry),
     })
 }
@@ -251,8 +251,10 @@ async fn serve(
                 return forward_request(req, &target, &headers, &config).await
             }
             Verdict::Answer { response, log } => {
-                if let Some(line) = log {
-                    console_log!("{line}");
+                match log {
+                    Some(LogLine::Info(line)) => console_log!("{line}"),
+                    Some(LogLine::Error(line)) => console_error!("{line}"),
+                    None => {}
                 }
                 return edge_response(&response);
             }

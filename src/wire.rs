@@ -4,6 +4,7 @@
 //! ```text
 //! F \n target \n r \n name_1 .. name_r \n (name \n value)*        forward, removals then sets
 //! A \n status \n log \n h \n (name \n value)*h \n body            answer (body: the rest)
+//! E ...                                                           the same, logged as an error
 //! S                                                               take the async path
 //! ```
 //!
@@ -12,7 +13,7 @@
 //! a line break anyway would shift every field after it, so it turns the verdict into a
 //! bare 500 instead: nothing is forwarded.
 
-use crate::decide::Verdict;
+use crate::decide::{LogLine, Verdict};
 
 /// Encodes `verdict`; `NeedKeys` and `NeedFields` become `S`.
 pub fn encode(verdict: &Verdict) -> String {
@@ -47,9 +48,10 @@ fn encode_checked(verdict: &Verdict) -> Option<String> {
             }
         }
         Verdict::Answer { response, log } => {
-            line(&mut out, "A")?;
+            let error = matches!(log, Some(LogLine::Error(_)));
+            line(&mut out, if error { "E" } else { "A" })?;
             line(&mut out, &response.status.to_string())?;
-            line(&mut out, log.as_deref().unwrap_or_default())?;
+            line(&mut out, log.as_ref().map_or("", LogLine::text))?;
             line(&mut out, &response.headers.len().to_string())?;
             for (name, value) in &response.headers {
                 line(&mut out, name)?;
@@ -92,12 +94,21 @@ mod tests {
                 headers: vec![("www-authenticate", "Bearer realm=\"r\"".into())],
                 body: "{\n\"error\": 1}".into(),
             },
-            log: Some("{\"event\":\"rejected\"}".into()),
+            log: Some(LogLine::Info("{\"event\":\"rejected\"}".into())),
         };
         assert_eq!(
             encode(&v),
             "A\n401\n{\"event\":\"rejected\"}\n1\nwww-authenticate\nBearer realm=\"r\"\n{\n\"error\": 1}"
         );
+        let config_error = Verdict::Answer {
+            response: EdgeResponse {
+                status: 500,
+                headers: vec![],
+                body: "{}".into(),
+            },
+            log: Some(LogLine::Error("{}".into())),
+        };
+        assert_eq!(encode(&config_error), "E\n500\n{}\n0\n{}");
     }
 
     #[test]

@@ -207,7 +207,11 @@ fn a_refused_token_is_remembered_and_logged_without_the_token() {
     for round in 0..2 {
         let verdict = decide(&parts, &config, FIXTURE_NOW, &mut caches, &store);
         assert_eq!(status(&verdict), 401, "round {round}");
-        let Verdict::Answer { log: Some(log), .. } = &verdict else {
+        let Verdict::Answer {
+            log: Some(LogLine::Info(log)),
+            ..
+        } = &verdict
+        else {
             panic!("a refusal is logged: {verdict:?}");
         };
         assert!(log.contains(FIXTURE_ISSUER), "{log}");
@@ -236,7 +240,7 @@ fn no_token_is_a_401_with_a_challenge_and_a_log_line() {
         Some("Bearer realm=\"edgeguard\"")
     );
     assert!(
-        matches!(&verdict, Verdict::Answer { log: Some(l), .. } if l.contains("\"status\":401"))
+        matches!(&verdict, Verdict::Answer { log: Some(l), .. } if l.text().contains("\"status\":401"))
     );
 }
 
