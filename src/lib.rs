@@ -2,9 +2,12 @@
 //!
 //! The pipeline, one module per stage: [`config`] → [`extract`] → [`token`] (untrusted) →
 //! [`jwks`] (keys; [`source`]: where they come from) → [`verify`] (signature, in Wasm, with
-//! jwt-compact) → [`policy`] (claims) → [`forward`]. [`error`] maps every failure to HTTP in one place. These are pure and run
-//! natively under `cargo test`; only `edge` (request glue) and `fetcher` (JWKS over the
-//! network and KV) touch the Workers runtime, and they are compiled for wasm32 only.
+//! jwt-compact) → [`policy`] (claims) → [`forward`]. [`decide`] runs the whole pipeline for
+//! one request (request parts + clock + caches + keys in memory → verdict) and [`wire`]
+//! encodes its verdict for the JS entry (js/shim.mjs). [`error`] maps every failure to HTTP
+//! in one place. These are pure and run natively under `cargo test`; only `edge` (the
+//! synchronous entry and the async path for I/O) and `fetcher` (JWKS over the network and
+//! KV) touch the Workers runtime, and they are compiled for wasm32 only.
 
 pub mod alg;
 #[cfg(feature = "extra-curves")]
