@@ -10,7 +10,7 @@ pub use crate::ed25519::Ed25519Key;
 use crate::error::JwksError;
 use crate::json::parse_strict;
 use crate::rsa_fast::RsaKey;
-use jwt_compact::jwk::JsonWebKey;
+use base64ct::{Base64UrlUnpadded, Encoding as _};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -176,33 +176,32 @@ pub fn parse_entry(entry: &Value) -> Option<Jwk> {
     if entry.get("d").is_some() {
         return None;
     }
+    // The members are read from the JSON value directly (jwt-compact's `JsonWebKey` would
+    // buffer the whole entry through serde's internally-tagged machinery, costing Wasm
+    // size), with the same rules: every member named below must be present and of its
+    // type, the base64url ones decoded by the same strict decoder (base64ct, unpadded,
+    // canonical).
     let key = match meta.kty.as_str() {
-        "RSA" | "EC" | "OKP" => {
-            let jwk = JsonWebKey::deserialize(entry).ok()?;
-            match &jwk {
-                JsonWebKey::Rsa {
-                    modulus,
-                    public_exponent,
-                    ..
-                } => {
-                    // At least 2048 bits (RFC 7518 §3.3); weaker keys are never loaded.
-                    PublicKey::Rsa(Box::new(
-                        RsaKey::from_be(modulus, public_exponent, 2048).ok()?,
-                    ))
-                }
-                JsonWebKey::EllipticCurve { curve, x, y, .. } => match curve.as_ref() {
-                    "P-256" => PublicKey::P256(P256Key::from_xy(x, y)?),
-                    #[cfg(feature = "extra-curves")]
-                    "P-384" => PublicKey::P384(p384_key(x, y)?),
-                    #[cfg(feature = "extra-curves")]
-                    "secp256k1" => PublicKey::Secp256k1(secp256k1_key(x, y)?),
-                    _ => return None,
-                },
+        // At least 2048 bits (RFC 7518 §3.3); weaker keys are never loaded.
+        "RSA" => PublicKey::Rsa(Box::new(
+            RsaKey::from_be(&b64_member(entry, "n")?, &b64_member(entry, "e")?, 2048).ok()?,
+        )),
+        "EC" => {
+            let (x, y) = (b64_member(entry, "x")?, b64_member(entry, "y")?);
+            match str_member(entry, "crv")? {
+                "P-256" => PublicKey::P256(P256Key::from_xy(&x, &y)?),
+                #[cfg(feature = "extra-curves")]
+                "P-384" => PublicKey::P384(p384_key(&x, &y)?),
+                #[cfg(feature = "extra-curves")]
+                "secp256k1" => PublicKey::Secp256k1(secp256k1_key(&x, &y)?),
+                _ => return None,
+            }
+        }
+        "OKP" => {
+            let x = b64_member(entry, "x")?;
+            match str_member(entry, "crv")? {
                 // Small-order and non-canonical keys are refused here (see `ed25519`).
-                JsonWebKey::KeyPair { curve, x, .. } if curve == "Ed25519" => {
-                    PublicKey::Ed25519(ed25519_key(x)?)
-                }
-                // `Symmetric`, and any variant a future jwt-compact adds.
+                "Ed25519" => PublicKey::Ed25519(ed25519_key(&x)?),
                 _ => return None,
             }
         }
@@ -221,6 +220,17 @@ pub fn parse_entry(entry: &Value) -> Option<Jwk> {
         alg: meta.alg,
         key,
     })
+}
+
+/// A string member of a JWK.
+fn str_member<'a>(entry: &'a Value, name: &str) -> Option<&'a str> {
+    entry.get(name)?.as_str()
+}
+
+/// A base64url member of a JWK, decoded as jwt-compact decodes JWK members (base64ct's
+/// strict unpadded decoder); `None` when absent, not a string or not canonical base64url.
+fn b64_member(entry: &Value, name: &str) -> Option<Vec<u8>> {
+    Base64UrlUnpadded::decode_vec(str_member(entry, name)?).ok()
 }
 
 /// Freshness rules for cached key sets (all in seconds).
@@ -473,6 +483,91 @@ pub(crate) mod tests {
             let set = format!(r#"{{"keys":[{},{}]}}"#, okp(x), good);
             assert_eq!(parse_jwks(set.as_bytes(), 64).unwrap().skipped, 1, "{what}");
         }
+    }
+
+    /// What `parse_entry` decided while it went through jwt-compact's `JsonWebKey` (until
+    /// 2026-12): the reference for reading the members directly.
+    fn loads_through_json_web_key(entry: &Value) -> bool {
+        use jwt_compact::jwk::JsonWebKey;
+        let Ok(meta) = JwkMeta::deserialize(entry) else {
+            return false;
+        };
+        if !matches!(meta.kty.as_str(), "RSA" | "EC" | "OKP") || entry.get("d").is_some() {
+            return false;
+        }
+        match JsonWebKey::deserialize(entry) {
+            Ok(JsonWebKey::Rsa {
+                modulus,
+                public_exponent,
+                ..
+            }) => RsaKey::from_be(&modulus, &public_exponent, 2048).is_ok(),
+            Ok(JsonWebKey::EllipticCurve { curve, x, y, .. }) => {
+                curve == "P-256" && P256Key::from_xy(&x, &y).is_some()
+            }
+            Ok(JsonWebKey::KeyPair { curve, x, .. }) => {
+                curve == "Ed25519" && ed25519_key(&x).is_some()
+            }
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn jwk_members_are_read_as_jwt_compact_reads_them() {
+        let doc: Value = serde_json::from_str(MAIN).unwrap();
+        let mut checked = 0;
+        for key in doc["keys"].as_array().unwrap() {
+            let mut variants = vec![key.clone()];
+            // The members that make the key (the others are read by `JwkMeta` either way).
+            let members = key.as_object().unwrap().iter();
+            for (name, value) in
+                members.filter(|(n, _)| ["kty", "crv", "n", "e", "x", "y"].contains(&n.as_str()))
+            {
+                let mut edit = |v: Value| {
+                    let mut e = key.clone();
+                    e[name.as_str()] = v;
+                    variants.push(e);
+                };
+                edit(Value::Null);
+                edit(serde_json::json!(1));
+                edit(serde_json::json!([value]));
+                edit(serde_json::json!("other"));
+                edit(serde_json::json!(""));
+                if let Some(text) = value.as_str() {
+                    // Padding, the standard alphabet, non-canonical trailing bits, a
+                    // truncated or extended value, whitespace.
+                    edit(Value::String(format!("{text}=")));
+                    edit(Value::String(format!("{text}==")));
+                    edit(Value::String(text.replace('-', "+").replace('_', "/")));
+                    edit(Value::String(format!(" {text}")));
+                    edit(Value::String(text[..text.len() - 1].to_string()));
+                    edit(Value::String(format!("{text}A")));
+                    edit(Value::String(format!("{text}AA")));
+                    let last = text.chars().last().unwrap();
+                    for c in ['A', 'B', 'D', 'Q', 'R', 'g', 'w', '_'] {
+                        if c != last {
+                            edit(Value::String(format!("{}{c}", &text[..text.len() - 1])));
+                        }
+                    }
+                }
+                let mut without = key.clone();
+                without.as_object_mut().unwrap().remove(name);
+                variants.push(without);
+            }
+            for crv in ["P-384", "secp256k1", "X25519", "Ed448", "p-256", "ed25519"] {
+                let mut e = key.clone();
+                e["crv"] = Value::String(crv.into());
+                variants.push(e);
+            }
+            for v in &variants {
+                assert_eq!(
+                    parse_entry(v).is_some(),
+                    loads_through_json_web_key(v),
+                    "{v}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 100, "{checked}");
     }
 
     #[test]
