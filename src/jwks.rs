@@ -11,8 +11,7 @@ use crate::error::JwksError;
 use crate::json::parse_strict;
 use crate::rsa_fast::RsaKey;
 use base64ct::{Base64UrlUnpadded, Encoding as _};
-use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 pub use crate::es256_fast::P256Key;
 
@@ -119,17 +118,44 @@ impl KeySet {
 }
 
 /// The metadata of a JWKS entry that decides whether it is usable at all.
-#[derive(Deserialize)]
+#[derive(Debug, PartialEq)]
 struct JwkMeta {
     kty: String,
-    #[serde(default)]
     kid: Option<String>,
-    #[serde(default, rename = "use")]
     use_: Option<String>,
-    #[serde(default)]
     key_ops: Option<Vec<String>>,
-    #[serde(default)]
     alg: Option<String>,
+}
+
+impl JwkMeta {
+    /// Reads the members of an entry (an object) as the serde derive it replaces did (by
+    /// hand: no derive's Value deserializer in the Wasm): `kty` a string, `kid`, `use` and
+    /// `alg` absent, null or a string, `key_ops` absent, null or an array of strings. `None`
+    /// when any is otherwise: the entry is refused. (The derive also took an array in field
+    /// order; no key was ever made of one, its members being read by name.)
+    fn read(entry: &Value) -> Option<JwkMeta> {
+        fn optional<T>(
+            entry: &Map<String, Value>,
+            name: &str,
+            read: impl FnOnce(&Value) -> Option<T>,
+        ) -> Option<Option<T>> {
+            match entry.get(name) {
+                None | Some(Value::Null) => Some(None),
+                Some(v) => read(v).map(Some),
+            }
+        }
+        let string = |v: &Value| v.as_str().map(str::to_owned);
+        let entry = entry.as_object()?;
+        Some(JwkMeta {
+            kty: string(entry.get("kty")?)?,
+            kid: optional(entry, "kid", string)?,
+            use_: optional(entry, "use", string)?,
+            key_ops: optional(entry, "key_ops", |v| {
+                v.as_array()?.iter().map(string).collect()
+            })?,
+            alg: optional(entry, "alg", string)?,
+        })
+    }
 }
 
 /// Parses a JWKS document. Entries that cannot be used for signature verification are
@@ -160,7 +186,7 @@ pub fn parse_jwks(body: &[u8], max_keys: usize) -> Result<KeySet, JwksError> {
 /// Parses one JWK (a JWKS entry, or a DPoP proof's `jwk` header) into a usable public key,
 /// or `None` if it is not a public signature key we can use.
 pub fn parse_entry(entry: &Value) -> Option<Jwk> {
-    let meta = JwkMeta::deserialize(entry).ok()?;
+    let meta = JwkMeta::read(entry)?;
     if meta.use_.as_deref().is_some_and(|u| u != "sig") {
         return None;
     }
@@ -485,11 +511,75 @@ pub(crate) mod tests {
         }
     }
 
+    /// `JwkMeta` as a serde derive read it until 2026-12: the reference for `JwkMeta::read`.
+    #[derive(serde::Deserialize)]
+    struct DerivedJwkMeta {
+        kty: String,
+        #[serde(default)]
+        kid: Option<String>,
+        #[serde(default, rename = "use")]
+        use_: Option<String>,
+        #[serde(default)]
+        key_ops: Option<Vec<String>>,
+        #[serde(default)]
+        alg: Option<String>,
+    }
+
+    fn derived_meta(entry: &Value) -> Option<JwkMeta> {
+        use serde::Deserialize;
+        let m = DerivedJwkMeta::deserialize(entry).ok()?;
+        Some(JwkMeta {
+            kty: m.kty,
+            kid: m.kid,
+            use_: m.use_,
+            key_ops: m.key_ops,
+            alg: m.alg,
+        })
+    }
+
+    #[test]
+    fn jwk_metadata_is_read_as_the_serde_derive_read_it() {
+        let doc: Value = serde_json::from_str(MAIN).unwrap();
+        let key = &doc["keys"][0];
+        let mut variants = vec![
+            key.clone(),
+            Value::Null,
+            serde_json::json!([]),
+            serde_json::json!("RSA"),
+        ];
+        for name in ["kty", "kid", "use", "key_ops", "alg"] {
+            for v in [
+                Value::Null,
+                serde_json::json!(1),
+                serde_json::json!(true),
+                serde_json::json!("verify"),
+                serde_json::json!(""),
+                serde_json::json!([]),
+                serde_json::json!(["verify"]),
+                serde_json::json!(["sign", "verify"]),
+                serde_json::json!(["verify", 1]),
+                serde_json::json!([null]),
+                serde_json::json!({}),
+            ] {
+                let mut e = key.clone();
+                e[name] = v;
+                variants.push(e);
+            }
+            let mut without = key.clone();
+            without.as_object_mut().unwrap().remove(name);
+            variants.push(without);
+        }
+        for v in &variants {
+            assert_eq!(JwkMeta::read(v), derived_meta(v), "{v}");
+        }
+    }
+
     /// What `parse_entry` decided while it went through jwt-compact's `JsonWebKey` (until
     /// 2026-12): the reference for reading the members directly.
     fn loads_through_json_web_key(entry: &Value) -> bool {
         use jwt_compact::jwk::JsonWebKey;
-        let Ok(meta) = JwkMeta::deserialize(entry) else {
+        use serde::Deserialize;
+        let Some(meta) = derived_meta(entry) else {
             return false;
         };
         if !matches!(meta.kty.as_str(), "RSA" | "EC" | "OKP") || entry.get("d").is_some() {
