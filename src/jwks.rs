@@ -10,7 +10,6 @@ pub use crate::ed25519::Ed25519Key;
 use crate::error::JwksError;
 use crate::json::parse_strict;
 use crate::rsa_fast::RsaKey;
-use base64ct::{Base64UrlUnpadded, Encoding as _};
 use serde_json::{Map, Value};
 
 pub use crate::es256_fast::P256Key;
@@ -253,10 +252,11 @@ fn str_member<'a>(entry: &'a Value, name: &str) -> Option<&'a str> {
     entry.get(name)?.as_str()
 }
 
-/// A base64url member of a JWK, decoded as jwt-compact decodes JWK members (base64ct's
-/// strict unpadded decoder); `None` when absent, not a string or not canonical base64url.
+/// A base64url member of a JWK, decoded by the strict decoder tokens use
+/// (`token::decode_segment`: unpadded, canonical), which accepts exactly what jwt-compact's
+/// JWK decoder (base64ct) does; `None` when absent, not a string or not canonical.
 fn b64_member(entry: &Value, name: &str) -> Option<Vec<u8>> {
-    Base64UrlUnpadded::decode_vec(str_member(entry, name)?).ok()
+    crate::token::decode_segment(str_member(entry, name)?).ok()
 }
 
 /// Freshness rules for cached key sets (all in seconds).
@@ -509,6 +509,38 @@ pub(crate) mod tests {
             let set = format!(r#"{{"keys":[{},{}]}}"#, okp(x), good);
             assert_eq!(parse_jwks(set.as_bytes(), 64).unwrap().skipped, 1, "{what}");
         }
+    }
+
+    #[test]
+    fn jwk_members_decode_as_with_jwt_compacts_base64url_decoder() {
+        use base64ct::{Base64UrlUnpadded, Encoding as _};
+        // Every string of up to 4 characters from an alphabet with each class of last
+        // character (trailing bits zero or not), the other alphabet, padding and whitespace,
+        // then those after a valid 4-character block.
+        let alphabet = [
+            'A', 'B', 'E', 'Q', 'g', 'w', '_', '-', '+', '/', '=', ' ', '\n', '.',
+        ];
+        let mut strings = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = strings
+                .iter()
+                .filter(|s| s.len() == strings.last().unwrap().len())
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            strings.extend(longer);
+        }
+        let n = strings.len();
+        for i in 0..n {
+            strings.push(format!("AQAB{}", strings[i]));
+        }
+        for s in &strings {
+            assert_eq!(
+                crate::token::decode_segment(s).ok(),
+                Base64UrlUnpadded::decode_vec(s).ok(),
+                "{s:?}"
+            );
+        }
+        assert!(strings.len() > 80_000);
     }
 
     /// `JwkMeta` as a serde derive read it until 2026-12: the reference for `JwkMeta::read`.
