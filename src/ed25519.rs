@@ -37,6 +37,12 @@ impl Algorithm for StrictEd25519 {
     }
 }
 
+impl crate::verify::FromSignature for Signature {
+    fn from_signature(bytes: &[u8]) -> Option<Self> {
+        Signature::from_slice(bytes).ok()
+    }
+}
+
 /// Builds an Ed25519 key from a JWK's `x` (32 bytes); refuses encodings that do not decode,
 /// are not canonical (y ≥ p, or x = 0 with the sign bit set), or name a point of small order.
 pub fn ed25519_key(x: &[u8]) -> Option<Ed25519Key> {

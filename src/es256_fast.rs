@@ -94,6 +94,12 @@ impl P256Key {
 #[derive(Debug, Clone)]
 pub struct FastEs256Signature(Signature);
 
+impl crate::verify::FromSignature for FastEs256Signature {
+    fn from_signature(bytes: &[u8]) -> Option<Self> {
+        Signature::from_slice(bytes).ok().map(FastEs256Signature)
+    }
+}
+
 impl AlgorithmSignature for FastEs256Signature {
     const LENGTH: Option<NonZeroUsize> = NonZeroUsize::new(64);
 

@@ -10,9 +10,7 @@ pub use crate::ed25519::Ed25519Key;
 use crate::error::JwksError;
 use crate::json::parse_strict;
 use crate::rsa_fast::RsaKey;
-use jwt_compact::jwk::JsonWebKey;
-use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 pub use crate::es256_fast::P256Key;
 
@@ -119,17 +117,44 @@ impl KeySet {
 }
 
 /// The metadata of a JWKS entry that decides whether it is usable at all.
-#[derive(Deserialize)]
+#[derive(Debug, PartialEq)]
 struct JwkMeta {
     kty: String,
-    #[serde(default)]
     kid: Option<String>,
-    #[serde(default, rename = "use")]
     use_: Option<String>,
-    #[serde(default)]
     key_ops: Option<Vec<String>>,
-    #[serde(default)]
     alg: Option<String>,
+}
+
+impl JwkMeta {
+    /// Reads the members of an entry (an object) as the serde derive it replaces did (by
+    /// hand: no derive's Value deserializer in the Wasm): `kty` a string, `kid`, `use` and
+    /// `alg` absent, null or a string, `key_ops` absent, null or an array of strings. `None`
+    /// when any is otherwise: the entry is refused. (The derive also took an array in field
+    /// order; no key was ever made of one, its members being read by name.)
+    fn read(entry: &Value) -> Option<JwkMeta> {
+        fn optional<T>(
+            entry: &Map<String, Value>,
+            name: &str,
+            read: impl FnOnce(&Value) -> Option<T>,
+        ) -> Option<Option<T>> {
+            match entry.get(name) {
+                None | Some(Value::Null) => Some(None),
+                Some(v) => read(v).map(Some),
+            }
+        }
+        let string = |v: &Value| v.as_str().map(str::to_owned);
+        let entry = entry.as_object()?;
+        Some(JwkMeta {
+            kty: string(entry.get("kty")?)?,
+            kid: optional(entry, "kid", string)?,
+            use_: optional(entry, "use", string)?,
+            key_ops: optional(entry, "key_ops", |v| {
+                v.as_array()?.iter().map(string).collect()
+            })?,
+            alg: optional(entry, "alg", string)?,
+        })
+    }
 }
 
 /// Parses a JWKS document. Entries that cannot be used for signature verification are
@@ -160,7 +185,7 @@ pub fn parse_jwks(body: &[u8], max_keys: usize) -> Result<KeySet, JwksError> {
 /// Parses one JWK (a JWKS entry, or a DPoP proof's `jwk` header) into a usable public key,
 /// or `None` if it is not a public signature key we can use.
 pub fn parse_entry(entry: &Value) -> Option<Jwk> {
-    let meta = JwkMeta::deserialize(entry).ok()?;
+    let meta = JwkMeta::read(entry)?;
     if meta.use_.as_deref().is_some_and(|u| u != "sig") {
         return None;
     }
@@ -176,33 +201,32 @@ pub fn parse_entry(entry: &Value) -> Option<Jwk> {
     if entry.get("d").is_some() {
         return None;
     }
+    // The members are read from the JSON value directly (jwt-compact's `JsonWebKey` would
+    // buffer the whole entry through serde's internally-tagged machinery, costing Wasm
+    // size), with the same rules: every member named below must be present and of its
+    // type, the base64url ones decoded by the same strict decoder (base64ct, unpadded,
+    // canonical).
     let key = match meta.kty.as_str() {
-        "RSA" | "EC" | "OKP" => {
-            let jwk = JsonWebKey::deserialize(entry).ok()?;
-            match &jwk {
-                JsonWebKey::Rsa {
-                    modulus,
-                    public_exponent,
-                    ..
-                } => {
-                    // At least 2048 bits (RFC 7518 §3.3); weaker keys are never loaded.
-                    PublicKey::Rsa(Box::new(
-                        RsaKey::from_be(modulus, public_exponent, 2048).ok()?,
-                    ))
-                }
-                JsonWebKey::EllipticCurve { curve, x, y, .. } => match curve.as_ref() {
-                    "P-256" => PublicKey::P256(P256Key::from_xy(x, y)?),
-                    #[cfg(feature = "extra-curves")]
-                    "P-384" => PublicKey::P384(p384_key(x, y)?),
-                    #[cfg(feature = "extra-curves")]
-                    "secp256k1" => PublicKey::Secp256k1(secp256k1_key(x, y)?),
-                    _ => return None,
-                },
+        // At least 2048 bits (RFC 7518 §3.3); weaker keys are never loaded.
+        "RSA" => PublicKey::Rsa(Box::new(
+            RsaKey::from_be(&b64_member(entry, "n")?, &b64_member(entry, "e")?, 2048).ok()?,
+        )),
+        "EC" => {
+            let (x, y) = (b64_member(entry, "x")?, b64_member(entry, "y")?);
+            match str_member(entry, "crv")? {
+                "P-256" => PublicKey::P256(P256Key::from_xy(&x, &y)?),
+                #[cfg(feature = "extra-curves")]
+                "P-384" => PublicKey::P384(p384_key(&x, &y)?),
+                #[cfg(feature = "extra-curves")]
+                "secp256k1" => PublicKey::Secp256k1(secp256k1_key(&x, &y)?),
+                _ => return None,
+            }
+        }
+        "OKP" => {
+            let x = b64_member(entry, "x")?;
+            match str_member(entry, "crv")? {
                 // Small-order and non-canonical keys are refused here (see `ed25519`).
-                JsonWebKey::KeyPair { curve, x, .. } if curve == "Ed25519" => {
-                    PublicKey::Ed25519(ed25519_key(x)?)
-                }
-                // `Symmetric`, and any variant a future jwt-compact adds.
+                "Ed25519" => PublicKey::Ed25519(ed25519_key(&x)?),
                 _ => return None,
             }
         }
@@ -221,6 +245,18 @@ pub fn parse_entry(entry: &Value) -> Option<Jwk> {
         alg: meta.alg,
         key,
     })
+}
+
+/// A string member of a JWK.
+fn str_member<'a>(entry: &'a Value, name: &str) -> Option<&'a str> {
+    entry.get(name)?.as_str()
+}
+
+/// A base64url member of a JWK, decoded by the strict decoder tokens use
+/// (`token::decode_segment`: unpadded, canonical), which accepts exactly what jwt-compact's
+/// JWK decoder (base64ct) does; `None` when absent, not a string or not canonical.
+fn b64_member(entry: &Value, name: &str) -> Option<Vec<u8>> {
+    crate::token::decode_segment(str_member(entry, name)?).ok()
 }
 
 /// Freshness rules for cached key sets (all in seconds).
@@ -473,6 +509,187 @@ pub(crate) mod tests {
             let set = format!(r#"{{"keys":[{},{}]}}"#, okp(x), good);
             assert_eq!(parse_jwks(set.as_bytes(), 64).unwrap().skipped, 1, "{what}");
         }
+    }
+
+    #[test]
+    fn jwk_members_decode_as_with_jwt_compacts_base64url_decoder() {
+        use base64ct::{Base64UrlUnpadded, Encoding as _};
+        // Every string of up to 4 characters from an alphabet with each class of last
+        // character (trailing bits zero or not), the other alphabet, padding and whitespace,
+        // then those after a valid 4-character block.
+        let alphabet = [
+            'A', 'B', 'E', 'Q', 'g', 'w', '_', '-', '+', '/', '=', ' ', '\n', '.',
+        ];
+        let mut strings = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = strings
+                .iter()
+                .filter(|s| s.len() == strings.last().unwrap().len())
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            strings.extend(longer);
+        }
+        let n = strings.len();
+        for i in 0..n {
+            strings.push(format!("AQAB{}", strings[i]));
+        }
+        for s in &strings {
+            assert_eq!(
+                crate::token::decode_segment(s).ok(),
+                Base64UrlUnpadded::decode_vec(s).ok(),
+                "{s:?}"
+            );
+        }
+        assert!(strings.len() > 80_000);
+    }
+
+    /// `JwkMeta` as a serde derive read it until 2026-12: the reference for `JwkMeta::read`.
+    #[derive(serde::Deserialize)]
+    struct DerivedJwkMeta {
+        kty: String,
+        #[serde(default)]
+        kid: Option<String>,
+        #[serde(default, rename = "use")]
+        use_: Option<String>,
+        #[serde(default)]
+        key_ops: Option<Vec<String>>,
+        #[serde(default)]
+        alg: Option<String>,
+    }
+
+    fn derived_meta(entry: &Value) -> Option<JwkMeta> {
+        use serde::Deserialize;
+        let m = DerivedJwkMeta::deserialize(entry).ok()?;
+        Some(JwkMeta {
+            kty: m.kty,
+            kid: m.kid,
+            use_: m.use_,
+            key_ops: m.key_ops,
+            alg: m.alg,
+        })
+    }
+
+    #[test]
+    fn jwk_metadata_is_read_as_the_serde_derive_read_it() {
+        let doc: Value = serde_json::from_str(MAIN).unwrap();
+        let key = &doc["keys"][0];
+        let mut variants = vec![
+            key.clone(),
+            Value::Null,
+            serde_json::json!([]),
+            serde_json::json!("RSA"),
+        ];
+        for name in ["kty", "kid", "use", "key_ops", "alg"] {
+            for v in [
+                Value::Null,
+                serde_json::json!(1),
+                serde_json::json!(true),
+                serde_json::json!("verify"),
+                serde_json::json!(""),
+                serde_json::json!([]),
+                serde_json::json!(["verify"]),
+                serde_json::json!(["sign", "verify"]),
+                serde_json::json!(["verify", 1]),
+                serde_json::json!([null]),
+                serde_json::json!({}),
+            ] {
+                let mut e = key.clone();
+                e[name] = v;
+                variants.push(e);
+            }
+            let mut without = key.clone();
+            without.as_object_mut().unwrap().remove(name);
+            variants.push(without);
+        }
+        for v in &variants {
+            assert_eq!(JwkMeta::read(v), derived_meta(v), "{v}");
+        }
+    }
+
+    /// What `parse_entry` decided while it went through jwt-compact's `JsonWebKey` (until
+    /// 2026-12): the reference for reading the members directly.
+    fn loads_through_json_web_key(entry: &Value) -> bool {
+        use jwt_compact::jwk::JsonWebKey;
+        use serde::Deserialize;
+        let Some(meta) = derived_meta(entry) else {
+            return false;
+        };
+        if !matches!(meta.kty.as_str(), "RSA" | "EC" | "OKP") || entry.get("d").is_some() {
+            return false;
+        }
+        match JsonWebKey::deserialize(entry) {
+            Ok(JsonWebKey::Rsa {
+                modulus,
+                public_exponent,
+                ..
+            }) => RsaKey::from_be(&modulus, &public_exponent, 2048).is_ok(),
+            Ok(JsonWebKey::EllipticCurve { curve, x, y, .. }) => {
+                curve == "P-256" && P256Key::from_xy(&x, &y).is_some()
+            }
+            Ok(JsonWebKey::KeyPair { curve, x, .. }) => {
+                curve == "Ed25519" && ed25519_key(&x).is_some()
+            }
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn jwk_members_are_read_as_jwt_compact_reads_them() {
+        let doc: Value = serde_json::from_str(MAIN).unwrap();
+        let mut checked = 0;
+        for key in doc["keys"].as_array().unwrap() {
+            let mut variants = vec![key.clone()];
+            // The members that make the key (the others are read by `JwkMeta` either way).
+            let members = key.as_object().unwrap().iter();
+            for (name, value) in
+                members.filter(|(n, _)| ["kty", "crv", "n", "e", "x", "y"].contains(&n.as_str()))
+            {
+                let mut edit = |v: Value| {
+                    let mut e = key.clone();
+                    e[name.as_str()] = v;
+                    variants.push(e);
+                };
+                edit(Value::Null);
+                edit(serde_json::json!(1));
+                edit(serde_json::json!([value]));
+                edit(serde_json::json!("other"));
+                edit(serde_json::json!(""));
+                if let Some(text) = value.as_str() {
+                    // Padding, the standard alphabet, non-canonical trailing bits, a
+                    // truncated or extended value, whitespace.
+                    edit(Value::String(format!("{text}=")));
+                    edit(Value::String(format!("{text}==")));
+                    edit(Value::String(text.replace('-', "+").replace('_', "/")));
+                    edit(Value::String(format!(" {text}")));
+                    edit(Value::String(text[..text.len() - 1].to_string()));
+                    edit(Value::String(format!("{text}A")));
+                    edit(Value::String(format!("{text}AA")));
+                    let last = text.chars().last().unwrap();
+                    for c in ['A', 'B', 'D', 'Q', 'R', 'g', 'w', '_'] {
+                        if c != last {
+                            edit(Value::String(format!("{}{c}", &text[..text.len() - 1])));
+                        }
+                    }
+                }
+                let mut without = key.clone();
+                without.as_object_mut().unwrap().remove(name);
+                variants.push(without);
+            }
+            for crv in ["P-384", "secp256k1", "X25519", "Ed448", "p-256", "ed25519"] {
+                let mut e = key.clone();
+                e["crv"] = Value::String(crv.into());
+                variants.push(e);
+            }
+            for v in &variants {
+                assert_eq!(
+                    parse_entry(v).is_some(),
+                    loads_through_json_web_key(v),
+                    "{v}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 100, "{checked}");
     }
 
     #[test]

@@ -14,6 +14,12 @@ use std::num::NonZeroUsize;
 #[derive(Debug, Clone)]
 pub struct FastRsaSignature(Vec<u8>);
 
+impl crate::verify::FromSignature for FastRsaSignature {
+    fn from_signature(bytes: &[u8]) -> Option<Self> {
+        Some(FastRsaSignature(bytes.to_vec()))
+    }
+}
+
 impl AlgorithmSignature for FastRsaSignature {
     const LENGTH: Option<NonZeroUsize> = None;
 

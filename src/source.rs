@@ -13,8 +13,10 @@
 
 use crate::config::{check_fetch_url, JwksSource};
 use crate::error::JwksError;
+use crate::json::parse_object;
 use crate::jwks::{parse_jwks, CachePolicy, Freshness, KeySet};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::rc::Rc;
 use url::Url;
 
@@ -23,8 +25,8 @@ pub fn kv_key(issuer: &str) -> String {
     format!("jwks:v1:{issuer}")
 }
 
-/// The KV record, one per issuer.
-#[derive(Serialize, Deserialize)]
+/// The KV record, one per issuer. Written with serde; read by `parse_record`.
+#[derive(Serialize)]
 struct KvRecord {
     fetched_at: u64,
     fresh_until: u64,
@@ -36,7 +38,7 @@ struct KvRecord {
     source: Option<RecordSource>,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum RecordSource {
     /// `jwks_uri` is the issuer's configured one.
@@ -75,7 +77,7 @@ pub fn read_record(
     policy: &CachePolicy,
     max_keys: usize,
 ) -> Result<Loaded, &'static str> {
-    let record: KvRecord = serde_json::from_str(text).map_err(|_| "not a record")?;
+    let record = parse_record(text).ok_or("not a record")?;
     let discovered = match (source, &record.source) {
         (_, None) => return Err("no source (written by an older version)"),
         (JwksSource::Uri(uri), Some(RecordSource::Configured))
@@ -105,6 +107,41 @@ pub fn read_record(
         keys,
         freshness: clamped(record.fetched_at, record.fresh_until, now, policy),
         discovered,
+    })
+}
+
+/// Reads a KV record: a strict JSON object (`json::parse_object`) with the members
+/// `write_record` writes, each of its type (other members are ignored; `source` may be
+/// absent or null). Read by hand, not by a serde derive: `RecordSource` is internally
+/// tagged, and deserializing it (and a `KvRecord` from text, a second instance of
+/// serde_json's parser) costs Wasm size.
+fn parse_record(text: &str) -> Option<KvRecord> {
+    fn number(m: &Map<String, Value>, name: &str) -> Option<u64> {
+        m.get(name)?.as_u64()
+    }
+    fn string(m: &Map<String, Value>, name: &str) -> Option<String> {
+        m.get(name)?.as_str().map(str::to_owned)
+    }
+    let record = parse_object(text.as_bytes()).ok()?;
+    let source = match record.get("source") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(s)) => Some(match s.get("kind")?.as_str()? {
+            "configured" => RecordSource::Configured,
+            "discovery" => RecordSource::Discovery {
+                discovery_url: string(s, "discovery_url")?,
+                fetched_at: number(s, "fetched_at")?,
+                fresh_until: number(s, "fresh_until")?,
+            },
+            _ => return None,
+        }),
+        Some(_) => return None,
+    };
+    Some(KvRecord {
+        fetched_at: number(&record, "fetched_at")?,
+        fresh_until: number(&record, "fresh_until")?,
+        jwks_uri: string(&record, "jwks_uri")?,
+        jwks: string(&record, "jwks")?,
+        source,
     })
 }
 
@@ -363,7 +400,16 @@ mod tests {
             (&["jwks_uri"], json!("not a url")),
             (&["fresh_until"], json!(-1)),
             (&["source", "kind"], json!("other")),
+            (&["source", "kind"], json!(1)),
             (&["source"], json!("discovery")),
+            (&["source"], json!({})),
+            (&["source", "discovery_url"], json!(1)),
+            (&["source", "fetched_at"], json!("900")),
+            (&["fetched_at"], json!("1000")),
+            (&["fetched_at"], json!(1000.5)),
+            (&["fetched_at"], json!(null)),
+            (&["jwks"], json!(1)),
+            (&["jwks_uri"], json!(["https://keys.idp.test/jwks"])),
         ] {
             assert!(
                 read(&with(path, v.clone()), &discovery(), 1100).is_err(),
@@ -379,6 +425,12 @@ mod tests {
         ] {
             assert!(read(text, &discovery(), 1100).is_err(), "{text}");
         }
+        // Members the record does not have are ignored; a null `source` is an absent one.
+        assert!(read(&with(&["extra"], json!([1])), &discovery(), 1100).is_ok());
+        assert_eq!(
+            read(&with(&["source"], json!(null)), &discovery(), 1100).unwrap_err(),
+            "no source (written by an older version)"
+        );
         // Fresh "forever" or written "in the future": at most max_ttl from now.
         let forever = with(&["fresh_until"], json!(u64::MAX));
         assert_eq!(
