@@ -9,7 +9,7 @@
 //! on `wasm32` they run as SIMD dot products (`i64x2.extmul`, two 32 x 32 -> 64 bit
 //! products per instruction; `simd128` is enabled on those functions only, which V8 and
 //! so workerd support); other targets get the same algorithm in portable code. RS256 in
-//! V8, scripts/bench-wasm.sh: ~145 µs with the former CIOS loop, ~60 µs now.
+//! V8, scripts/bench-wasm.sh: ~140 µs with the former CIOS loop, ~55 µs now.
 //!
 //! The padding checks follow RFC 8017 exactly: PKCS#1 v1.5 compares against the one
 //! canonical encoding (so no BER/garbage/short-padding variants), PSS is EMSA-PSS-VERIFY
