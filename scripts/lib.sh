@@ -129,12 +129,13 @@ eg_ensure_build_tools() {
 
 # Runs wasm-opt in place on a Wasm file with extra options ("$@", e.g. -Oz), enabling only
 # the features workerd supports (the list worker-build uses), so no newer encoding is
-# emitted. Drops the name section and producers unless EDGEGUARD_KEEP_WASM_NAMES=1.
+# emitted, plus simd (V8 has it; crates/edgeguard-rsa's RSA kernel uses it). Drops the name
+# section and producers unless EDGEGUARD_KEEP_WASM_NAMES=1.
 eg_wasm_opt() {
   local wasm="$1" features=() f
   shift
   for f in mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue \
-    reference-types exception-handling; do
+    reference-types exception-handling simd; do
     features+=("--enable-$f")
   done
   if [ "${EDGEGUARD_KEEP_WASM_NAMES:-0}" = 1 ]; then
