@@ -31,7 +31,7 @@ STEPS=(
   "deploy-dry-run  |  300 | ./scripts/deploy-dry-run.sh"
   "e2e             | 1500 | ./scripts/e2e.sh"
   "e2e-extra-curves |  900 | ./scripts/e2e-extra-curves.sh"
-  "soak            |  400 | ./scripts/soak.sh 60 20"
+  "soak            |  400 | ./scripts/soak.sh 100 20"
   "demo            |  600 | DEMO_SELFTEST=1 ./scripts/demo.sh"
   "demo-term       |  400 | ./tests/demo/stops-on-term.sh"
 )
