@@ -190,8 +190,9 @@ pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
 type Failure = (Rejection, Option<String>, Option<String>);
 
-/// Decides one request. Nothing in `caches` changes unless the verdict is final (not
-/// `NeedKeys` / `NeedFields`), so asking again after I/O counts nothing twice.
+/// Decides one request. No DPoP proof is recorded and no verdict is cached unless the
+/// verdict is final (not `NeedKeys` / `NeedFields`; a lookup may still drop a cached entry
+/// that no longer holds), so asking again after I/O counts nothing twice.
 pub fn decide(
     parts: &RequestParts<'_>,
     config: &Config,
