@@ -33,6 +33,8 @@ pub mod fields {
     pub const METHOD_OVERRIDES: u32 = 2;
     /// `Origin` and `Access-Control-Request-Method` (CORS preflight is enabled).
     pub const CORS: u32 = 4;
+    /// Every optional field (the async path reads them all).
+    pub const ALL: u32 = COOKIE | METHOD_OVERRIDES | CORS;
 }
 
 /// The optional fields `config` makes the decision read.
@@ -363,9 +365,6 @@ fn rules_for<'c>(
     path: &RequestPath,
     config: &'c Config,
 ) -> Vec<&'c Rule> {
-    if config.routes.is_empty() {
-        return vec![&config.default_route];
-    }
     // Only rules that list methods tell methods apart: without one, the override headers
     // cannot change the outcome.
     let methods = if route::names_methods(&config.routes, &config.default_route) {

@@ -216,7 +216,7 @@ async fn serve(
         url: &url,
         authorization: authorization.as_deref(),
         dpop: dpop.as_deref(),
-        fields: fields::COOKIE | fields::METHOD_OVERRIDES | fields::CORS,
+        fields: fields::ALL,
         cookie: cookie.as_deref(),
         method_overrides: [
             overrides[0].as_deref(),
@@ -321,7 +321,7 @@ pub fn warm_up(config: Config) {
     let parts = RequestParts {
         method: "GET",
         url: "https://warm-up.invalid/",
-        fields: fields::COOKIE | fields::METHOD_OVERRIDES | fields::CORS,
+        fields: fields::ALL,
         ..RequestParts::default()
     };
     let mut caches = Caches::for_config(None);

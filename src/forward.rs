@@ -108,22 +108,21 @@ pub fn header_safe(value: &str) -> String {
 
 /// [`header_safe`], also encoding `,` when `comma` (an array element).
 fn encode(value: &str, comma: bool) -> String {
-    let plain = |b: u8| (0x21..0x7f).contains(&b) && b != b'%' && !(comma && b == b',');
-    let inner_spaces_only =
-        |v: &[u8]| v.first().is_none_or(|b| *b != b' ') && v.last().is_none_or(|b| *b != b' ');
-    // Most values (subjects, issuers) need no escape at all: copy them whole.
-    if inner_spaces_only(value.as_bytes()) && value.bytes().all(|b| b == b' ' || plain(b)) {
-        return value.to_owned();
-    }
     let start = value.len() - value.trim_start_matches(' ').len();
     let end = value.trim_end_matches(' ').len().max(start);
-    let mut out = String::with_capacity(value.len());
-    for (i, b) in value.bytes().enumerate() {
-        let plain = (0x20..0x7f).contains(&b)
+    let plain = |i: usize, b: u8| {
+        (0x20..0x7f).contains(&b)
             && b != b'%'
             && !(comma && b == b',')
-            && (b != b' ' || (start..end).contains(&i));
-        if plain {
+            && (b != b' ' || (start..end).contains(&i))
+    };
+    // Most values (subjects, issuers) need no escape at all: copy them whole.
+    if value.bytes().enumerate().all(|(i, b)| plain(i, b)) {
+        return value.to_owned();
+    }
+    let mut out = String::with_capacity(value.len());
+    for (i, b) in value.bytes().enumerate() {
+        if plain(i, b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));

@@ -184,6 +184,10 @@ pub fn applicable<'r>(
     methods: &[String],
     path: &RequestPath,
 ) -> Vec<&'r Rule> {
+    // No rules: every reading and method gets the default, without folding a reading.
+    if routes.is_empty() {
+        return vec![default];
+    }
     let mut out: Vec<&'r Rule> = Vec::with_capacity(2);
     for bytes in path.readings() {
         let folded = fold_case(bytes);
