@@ -14,7 +14,7 @@
 //! radix-16 tables (about 130 additions) instead of ~253 doublings with NAF additions.
 
 use core::cell::{Cell, OnceCell};
-use curve25519_dalek::constants::ED25519_BASEPOINT_TABLE;
+use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsBasepointTable, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::BasepointTable;
@@ -23,6 +23,14 @@ use jwt_compact::Algorithm;
 use sha2::{Digest, Sha512};
 use std::borrow::Cow;
 use std::convert::Infallible;
+use std::sync::OnceLock;
+
+/// B's radix-16 table, built once per isolate on first use: curve25519-dalek's static copy
+/// (`ED25519_BASEPOINT_TABLE`) would add 27 KiB gzip to the module.
+fn basepoint_table() -> &'static EdwardsBasepointTable {
+    static B: OnceLock<EdwardsBasepointTable> = OnceLock::new();
+    B.get_or_init(|| EdwardsBasepointTable::create(&ED25519_BASEPOINT_POINT))
+}
 
 /// An Ed25519 public key: its encoding (hashed into every challenge), -A, and the table of
 /// -A once the key has been used twice (a JWKS key verifies many tokens; a DPoP proof's
@@ -76,12 +84,12 @@ impl Ed25519Key {
             .finalize();
         let k = Scalar::from_bytes_mod_order_wide(&hash.into());
         let expected = match self.table.get() {
-            Some(table) => ED25519_BASEPOINT_TABLE * &s + &**table * &k,
+            Some(table) => basepoint_table() * &s + &**table * &k,
             None if self.used.replace(true) => {
                 let table = self
                     .table
                     .get_or_init(|| Box::new(EdwardsBasepointTable::create(&self.minus_a)));
-                ED25519_BASEPOINT_TABLE * &s + &**table * &k
+                basepoint_table() * &s + &**table * &k
             }
             None => EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &self.minus_a, &s),
         };
