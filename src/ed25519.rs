@@ -182,7 +182,11 @@ mod tests {
             for case in cases {
                 let sig = Signature::from_bytes(&case);
                 let want = reference.verify_strict(message.as_bytes(), &sig).is_ok();
-                assert_eq!(key.verify(message.as_bytes(), &sig), want, "{message} {case:?}");
+                assert_eq!(
+                    key.verify(message.as_bytes(), &sig),
+                    want,
+                    "{message} {case:?}"
+                );
                 accepted += usize::from(want);
             }
             // Another message never verifies.

@@ -3,8 +3,12 @@
 //! RustCrypto's p256 0.14 multiplies field elements through crypto-bigint's generic
 //! Montgomery code: ~150 ns per product in V8, so an ES256 verification cost ~250 µs even
 //! with fixed-base tables. Here a product is 64 `i64.mul` and a Solinas reduction (~70 ns),
-//! tables are affine (7M + 4S mixed additions instead of complete projective ones), and the
-//! final x check needs no inversion. Scalars mod n and signature parsing stay in p256.
+//! tables are affine with 5-bit windows (about 100 mixed additions of 7M + 4S per
+//! verification, instead of 130 complete projective ones), and the final x check needs no
+//! inversion. Scalars mod n and signature parsing stay in p256.
+//!
+//! Measured in V8 (node, this crate alone): a key's first use, without a table, ~220 µs;
+//! building its table on the second use, ~1 ms; each use after that, ~73 µs.
 //!
 //! Variable time throughout: a verifier's inputs (key, signature, message) are public.
 

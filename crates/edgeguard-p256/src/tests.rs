@@ -185,26 +185,33 @@ fn points_off_the_curve_or_out_of_range_are_refused() {
 
 #[test]
 fn digits_recompose_the_scalar() {
+    use point::{HALF, W, WINDOWS};
     let mut rng = Rng(5);
     let mut cases = vec![[0u8; 32], [0xff; 32], [0x88; 32], [0x77; 32], N];
     cases.extend((0..200).map(|_| rng.bytes()));
     for s in cases {
         let d = point::digits(&s);
-        assert!(d[..64].iter().all(|&x| (-8..8).contains(&x)));
-        assert!((0..=1).contains(&d[64]));
-        // Recompose nibble by nibble (with signed carries) and compare.
-        let mut nibbles = [0u8; 64];
+        let half = HALF as i8;
+        assert!(d.iter().all(|&x| (-half..half).contains(&x)), "{d:?}");
+        // Recompose bit by bit (with signed carries) and compare with the scalar's bits.
+        let mut bits = Vec::with_capacity(WINDOWS * W);
         let mut carry = 0i16;
-        for i in 0..64 {
-            let v = d[i] as i16 + carry;
-            nibbles[i] = v.rem_euclid(16) as u8;
-            carry = v.div_euclid(16);
+        for &digit in &d {
+            let mut v = digit as i16 + carry;
+            for _ in 0..W {
+                bits.push(v.rem_euclid(2) as u8);
+                v = v.div_euclid(2);
+            }
+            carry = v;
         }
-        assert_eq!(carry + d[64] as i16, 0);
-        for i in 0..64 {
-            let byte = s[31 - i / 2];
-            let want = if i % 2 == 0 { byte & 15 } else { byte >> 4 };
-            assert_eq!(nibbles[i], want);
+        assert_eq!(carry, 0);
+        for (i, &bit) in bits.iter().enumerate() {
+            let want = if i < 256 {
+                (s[31 - i / 8] >> (i % 8)) & 1
+            } else {
+                0
+            };
+            assert_eq!(bit, want, "bit {i}");
         }
     }
 }
