@@ -2,7 +2,7 @@
 # Runs the Wycheproof known-answer tests (tests/wycheproof.rs) compiled to Wasm with the
 # deployable module's release profile, inside V8 (node's WASI), the engine workerd runs.
 # `cargo test` runs the same file natively; together they check every verifier in both.
-# Then crates/edgeguard-p256's own tests, in Wasm too.
+# Then crates/edgeguard-ec's own tests, in Wasm too.
 #
 # Usage: scripts/wasm-wycheproof.sh [test name filter]
 # Needs the wasm32-wasip1 target (scripts/setup.sh adds it) and node.
@@ -24,6 +24,6 @@ WYCHEPROOF_DIR="$vectors" \
   cargo test --release --target "$WASI_TARGET" --no-default-features --features extra-curves \
   --test wycheproof -- --nocapture "$@"
 
-eg_log "running crates/edgeguard-p256's own tests (field and group arithmetic) in node's V8"
+eg_log "running crates/edgeguard-ec's own tests (field and group arithmetic) in node's V8"
 CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings $EG_ROOT/tests/wasi/run.mjs" \
-  cargo test --release --target "$WASI_TARGET" -p edgeguard-p256
+  cargo test --release --target "$WASI_TARGET" -p edgeguard-ec

@@ -9,99 +9,43 @@
 //! ed25519-dalek's `verify_strict` (R canonical and not of small order, S canonical).
 
 //!
-//! The checks are ed25519-dalek's `verify_strict`, done here over curve25519-dalek so that a
-//! key used more than once gets a fixed-base table: R' = [s]B + [k](-A) with both points'
-//! radix-16 tables (about 130 additions) instead of ~253 doublings with NAF additions.
+//! The checks are ed25519-dalek's `verify_strict`; the scalars (S canonical, k reduced mod L)
+//! are curve25519-dalek's and the group arithmetic is our crates/edgeguard-ec, which gives a
+//! reused key a fixed-base table (see its `ed25519` module).
 
-use core::cell::{Cell, OnceCell};
-use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
-use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsBasepointTable, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
-use curve25519_dalek::traits::BasepointTable;
 use ed25519_dalek::Signature;
+use edgeguard_ec::ed25519::VerifyingKey;
 use jwt_compact::Algorithm;
 use sha2::{Digest, Sha512};
 use std::borrow::Cow;
 use std::convert::Infallible;
-use std::sync::OnceLock;
 
-/// B's radix-16 table, built once per isolate on first use: curve25519-dalek's static copy
-/// (`ED25519_BASEPOINT_TABLE`) would add 27 KiB gzip to the module.
-fn basepoint_table() -> &'static EdwardsBasepointTable {
-    static B: OnceLock<EdwardsBasepointTable> = OnceLock::new();
-    B.get_or_init(|| EdwardsBasepointTable::create(&ED25519_BASEPOINT_POINT))
-}
-
-/// An Ed25519 public key: its encoding (hashed into every challenge), -A, and the table of
-/// -A once the key has been used twice (a JWKS key verifies many tokens; a DPoP proof's
-/// key, one).
-#[derive(Clone)]
-pub struct Ed25519Key {
-    encoded: [u8; 32],
-    minus_a: EdwardsPoint,
-    small_order: bool,
-    used: Cell<bool>,
-    table: OnceCell<Box<EdwardsBasepointTable>>,
-}
-
-impl core::fmt::Debug for Ed25519Key {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_tuple("Ed25519Key").field(&self.encoded).finish()
-    }
-}
+/// An Ed25519 public key (a decoded point; see [`ed25519_key`] for what may be loaded).
+#[derive(Debug, Clone)]
+pub struct Ed25519Key(VerifyingKey);
 
 impl Ed25519Key {
-    /// Any encoding that decodes to a point, canonical or not, of small order or not:
-    /// [`ed25519_key`] holds the rule for what may be loaded.
+    /// Any canonical encoding of a point, of small order or not: [`ed25519_key`] holds the
+    /// rule for what may be loaded.
     pub fn from_bytes(bytes: &[u8; 32]) -> Option<Ed25519Key> {
-        let a = CompressedEdwardsY(*bytes).decompress()?;
-        Some(Ed25519Key {
-            encoded: *bytes,
-            minus_a: -a,
-            small_order: a.is_small_order(),
-            used: Cell::new(false),
-            table: OnceCell::new(),
-        })
+        VerifyingKey::from_bytes(bytes).map(Ed25519Key)
     }
 
-    /// RFC 8032 §5.1.7 with `verify_strict`'s extra refusals: S canonical, R decodable and
-    /// not of small order, A not of small order; then [s]B - [k]A must encode to R's bytes.
+    /// RFC 8032 §5.1.7 with `verify_strict`'s extra refusals: S canonical, R not of small
+    /// order (and a canonical encoding), A not of small order.
     fn verify(&self, message: &[u8], signature: &Signature) -> bool {
-        let (r_bytes, s_bytes) = (signature.r_bytes(), signature.s_bytes());
-        let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(*s_bytes)) else {
-            return false;
-        };
-        let Some(r) = CompressedEdwardsY(*r_bytes).decompress() else {
-            return false;
-        };
-        if r.is_small_order() || self.small_order {
+        let (r, s) = (signature.r_bytes(), signature.s_bytes());
+        if Option::<Scalar>::from(Scalar::from_canonical_bytes(*s)).is_none() {
             return false;
         }
         let hash = Sha512::new()
-            .chain_update(r_bytes)
-            .chain_update(self.encoded)
+            .chain_update(r)
+            .chain_update(self.0.encoded())
             .chain_update(message)
             .finalize();
         let k = Scalar::from_bytes_mod_order_wide(&hash.into());
-        let expected = match self.table.get() {
-            Some(table) => basepoint_table() * &s + &**table * &k,
-            None if self.used.replace(true) => {
-                let table = self
-                    .table
-                    .get_or_init(|| Box::new(EdwardsBasepointTable::create(&self.minus_a)));
-                basepoint_table() * &s + &**table * &k
-            }
-            None => EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &self.minus_a, &s),
-        };
-        expected.compress().as_bytes() == r_bytes
-    }
-
-    fn is_weak(&self) -> bool {
-        self.small_order
-    }
-
-    fn is_canonical(&self) -> bool {
-        (-self.minus_a).compress().to_bytes() == self.encoded
+        self.0.check(s, &k.to_bytes(), r)
     }
 }
 
@@ -136,8 +80,9 @@ impl crate::verify::FromSignature for Signature {
 /// Builds an Ed25519 key from a JWK's `x` (32 bytes); refuses encodings that do not decode,
 /// are not canonical (y ≥ p, or x = 0 with the sign bit set), or name a point of small order.
 pub fn ed25519_key(x: &[u8]) -> Option<Ed25519Key> {
+    // Decoding refuses non-canonical encodings.
     let key = Ed25519Key::from_bytes(x.try_into().ok()?)?;
-    (key.is_canonical() && !key.is_weak()).then_some(key)
+    (!key.0.is_small_order()).then_some(key)
 }
 
 #[cfg(test)]
@@ -164,11 +109,10 @@ mod tests {
     }
 
     #[test]
-    fn answers_as_verify_strict_does_with_and_without_the_table() {
+    fn answers_as_verify_strict_does() {
         let signer = SigningKey::from_bytes(&[7; 32]);
         let reference = signer.verifying_key();
         let key = ed25519_key(reference.as_bytes()).expect("a valid key");
-        assert!(key.table.get().is_none());
         let mut accepted = 0;
         for i in 0..6 {
             let message = format!("message {i}");
@@ -194,6 +138,5 @@ mod tests {
             assert!(!key.verify(b"another message", &sig));
         }
         assert_eq!(accepted, 6, "only the unmodified signatures");
-        assert!(key.table.get().is_some(), "a reused key gets its table");
     }
 }

@@ -1,6 +1,6 @@
 //! ES256 verification plugged in through jwt-compact's Algorithm trait (as rsa_fast is
 //! for RSA): signature parsing and the scalars mod n with RustCrypto's p256 0.14, the group
-//! arithmetic (u1 G + u2 Q and the x check) with our crates/edgeguard-p256, which is ~3x
+//! arithmetic (u1 G + u2 Q and the x check) with our crates/edgeguard-ec, which is ~3x
 //! faster in Wasm than p256's generic Montgomery field code (see that crate's docs).
 
 use core::convert::Infallible;
@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use jwt_compact::{Algorithm, AlgorithmSignature};
 
-use edgeguard_p256::VerifyingKey;
+use edgeguard_ec::p256::VerifyingKey;
 use p256_14::ecdsa::Signature;
 use p256_14::elliptic_curve::ff::PrimeField;
 use p256_14::elliptic_curve::ops::{Invert, Reduce};
@@ -17,7 +17,7 @@ use p256_14::{FieldBytes, Scalar};
 use sha2::{Digest, Sha256};
 
 /// A P-256 public key (a validated point on the curve). Its fixed-base table is built by
-/// edgeguard-p256 on the key's second use, so a DPoP proof's one-off key never pays for it.
+/// edgeguard-ec on the key's second use, so a DPoP proof's one-off key never pays for it.
 #[derive(Debug, Clone)]
 pub struct P256Key(VerifyingKey);
 

@@ -1,56 +1,31 @@
 //! The field against a reference built from addition alone, the group against RustCrypto's
 //! p256, and the edge cases of the formulas (equal, opposite and infinite operands).
 
+use super::field::P;
 use super::*;
-use crate::field::P;
+use crate::field::mul_by_addition;
+use crate::test_rng::Rng;
 use p256::elliptic_curve::ff::PrimeField;
 use p256::elliptic_curve::ops::Reduce;
 use p256::elliptic_curve::point::AffineCoordinates;
 use p256::{FieldBytes, ProjectivePoint, Scalar};
 
-/// xorshift64*: deterministic inputs, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn bytes(&mut self) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        for chunk in out.chunks_mut(8) {
-            chunk.copy_from_slice(&self.next().to_be_bytes());
-        }
-        // Some inputs with long runs of ones or zeros, where carries and borrows travel.
-        match self.next() % 8 {
-            0 => out[..16].fill(0xff),
-            1 => out[16..].fill(0),
-            2 => out[4..28].fill(0xff),
-            _ => {}
-        }
-        out
-    }
-
-    fn fe(&mut self) -> Fe {
-        loop {
-            if let Some(fe) = Fe::from_be(&self.bytes()) {
-                return fe;
-            }
+fn random_fe(rng: &mut Rng) -> Fe {
+    loop {
+        if let Some(fe) = Fe::from_be(&rng.bytes()) {
+            return fe;
         }
     }
+}
 
-    fn scalar(&mut self) -> Scalar {
-        <Scalar as Reduce<FieldBytes>>::reduce(&self.bytes().into())
-    }
+fn random_scalar(rng: &mut Rng) -> Scalar {
+    <Scalar as Reduce<FieldBytes>>::reduce(&rng.bytes().into())
 }
 
 fn p_minus(k: u32) -> Fe {
     let mut limbs = P;
     limbs[0] -= k;
-    Fe(limbs)
+    Fe::new(limbs)
 }
 
 /// Edge values, then random ones.
@@ -60,29 +35,17 @@ fn samples(rng: &mut Rng, n: usize) -> Vec<Fe> {
         Fe::ONE,
         p_minus(1),
         p_minus(2),
-        Fe([0, 0, 0, 0, 0, 0, 0, 0x8000_0000]),
-        Fe([0xffff_ffff; 8]).sub(&Fe(P)), // 2^256 - 1 - p
-        Fe([0, 0, 0, 0xffff_ffff, 0xffff_ffff, 0xffff_ffff, 0, 0]),
+        Fe::new([0, 0, 0, 0, 0, 0, 0, 0x8000_0000]),
+        Fe::new([0xffff_ffff; 8]).sub(&Fe::new(P)), // 2^256 - 1 - p
+        Fe::new([0, 0, 0, 0xffff_ffff, 0xffff_ffff, 0xffff_ffff, 0, 0]),
     ];
-    v.extend((0..n).map(|_| rng.fe()));
+    v.extend((0..n).map(|_| random_fe(rng)));
     v
-}
-
-/// a * b by double-and-add over b's bits: only `add`, so it checks `mul`'s reduction.
-fn mul_by_addition(a: &Fe, b: &Fe) -> Fe {
-    let mut acc = Fe::ZERO;
-    for i in (0..256).rev() {
-        acc = acc.double();
-        if (b.0[i / 32] >> (i % 32)) & 1 == 1 {
-            acc = acc.add(a);
-        }
-    }
-    acc
 }
 
 #[test]
 fn field_encoding_refuses_p_and_above() {
-    assert_eq!(Fe::from_be(&Fe(P).to_be()), None);
+    assert_eq!(Fe::from_be(&Fe::new(P).to_be()), None);
     assert_eq!(Fe::from_be(&[0xff; 32]), None);
     let below = p_minus(1);
     assert_eq!(Fe::from_be(&below.to_be()), Some(below));
@@ -170,7 +133,7 @@ fn points_off_the_curve_or_out_of_range_are_refused() {
     // y + p encodes the same residue but is not canonical.
     let mut y_plus_p = [0u8; 32];
     let mut carry = 0u16;
-    let p = Fe(P).0;
+    let p = Fe::new(P).0;
     let pb: Vec<u8> = (0..8).rev().flat_map(|i| p[i].to_be_bytes()).collect();
     for i in (0..32).rev() {
         let v = y[i] as u16 + pb[i] as u16 + carry;
@@ -180,17 +143,17 @@ fn points_off_the_curve_or_out_of_range_are_refused() {
     if carry == 0 {
         assert!(VerifyingKey::from_xy(&x, &y_plus_p).is_none());
     }
-    assert!(VerifyingKey::from_xy(&Fe(P).to_be(), &y).is_none());
+    assert!(VerifyingKey::from_xy(&Fe::new(P).to_be(), &y).is_none());
 }
 
 #[test]
 fn digits_recompose_the_scalar() {
-    use point::{HALF, W, WINDOWS};
+    use crate::table::{HALF, W, WINDOWS};
     let mut rng = Rng(5);
     let mut cases = vec![[0u8; 32], [0xff; 32], [0x88; 32], [0x77; 32], N];
     cases.extend((0..200).map(|_| rng.bytes()));
     for s in cases {
-        let d = point::digits(&s);
+        let d = crate::table::digits(&s);
         let half = HALF as i8;
         assert!(d.iter().all(|&x| (-half..half).contains(&x)), "{d:?}");
         // Recompose bit by bit (with signed carries) and compare with the scalar's bits.
@@ -221,17 +184,21 @@ fn double_scalar_multiplication_matches_p256() {
     let mut rng = Rng(6);
     let g = generator_table();
     for _ in 0..40 {
-        let (a, b, k) = (rng.scalar(), rng.scalar(), rng.scalar());
+        let (a, b, k) = (
+            random_scalar(&mut rng),
+            random_scalar(&mut rng),
+            random_scalar(&mut rng),
+        );
         let q = ProjectivePoint::GENERATOR * k;
         let want = ProjectivePoint::GENERATOR * a + q * b;
         let qa = ours(&q);
-        let table = Table::new(&qa);
+        let table = Table::new(&Jacobian::from(qa));
         assert!(same_point(
             &Table::lincomb(g, &be(&a), &table, &be(&b)),
             &want
         ));
         assert!(same_point(
-            &Table::lincomb_untabled(g, &be(&a), &qa, &be(&b)),
+            &Table::lincomb_untabled(g, &be(&a), &Jacobian::from(qa), &be(&b)),
             &want
         ));
     }
@@ -244,12 +211,12 @@ fn exceptional_sums_are_handled() {
     let neg_gen = ours(&(-ProjectivePoint::GENERATOR));
     let mut rng = Rng(7);
     for _ in 0..10 {
-        let a = rng.scalar();
+        let a = random_scalar(&mut rng);
         for (q, qp) in [
             (gen, ProjectivePoint::GENERATOR),
             (neg_gen, -ProjectivePoint::GENERATOR),
         ] {
-            let table = Table::new(&q);
+            let table = Table::new(&Jacobian::from(q));
             // b = a (Q = G: every addition of equal points doubles), b = -a (the sum is
             // infinity: opposite points cancel), b = 0 and a = 0.
             for b in [a, -a, Scalar::ZERO] {
@@ -261,7 +228,7 @@ fn exceptional_sums_are_handled() {
                         &want
                     ));
                     assert!(same_point(
-                        &Table::lincomb_untabled(g, &be(&x), &q, &be(&y)),
+                        &Table::lincomb_untabled(g, &be(&x), &Jacobian::from(q), &be(&y)),
                         &want
                     ));
                 }
@@ -280,7 +247,7 @@ fn exceptional_sums_are_handled() {
 
 /// u1 G + u2 Q with x(R) mod n = r, as the caller computes them.
 fn signature_parts(rng: &mut Rng, q: &ProjectivePoint) -> ([u8; 32], [u8; 32], [u8; 32]) {
-    let (u1, u2) = (rng.scalar(), rng.scalar());
+    let (u1, u2) = (random_scalar(rng), random_scalar(rng));
     let x = (ProjectivePoint::GENERATOR * u1 + q * &u2).to_affine().x();
     let r = <Scalar as Reduce<FieldBytes>>::reduce(&x);
     (be(&u1), be(&u2), be(&r))
@@ -289,7 +256,7 @@ fn signature_parts(rng: &mut Rng, q: &ProjectivePoint) -> ([u8; 32], [u8; 32], [
 #[test]
 fn check_accepts_the_right_r_only_and_tables_a_reused_key() {
     let mut rng = Rng(8);
-    let q = ProjectivePoint::GENERATOR * rng.scalar();
+    let q = ProjectivePoint::GENERATOR * random_scalar(&mut rng);
     let a = ours(&q);
     let key = VerifyingKey::from_xy(&a.x.to_be(), &a.y.to_be()).unwrap();
     for round in 0..4 {
@@ -311,21 +278,21 @@ fn an_x_above_n_matches_r_as_x_minus_n() {
     // x^3 - 3x + b is a square (p = 3 mod 4: the root is its (p + 1)/4-th power).
     let n = Fe::from_be(&N).unwrap();
     for i in 1u32..200 {
-        let x = n.add(&Fe([i, 0, 0, 0, 0, 0, 0, 0]));
+        let x = n.add(&Fe::new([i, 0, 0, 0, 0, 0, 0, 0]));
         let rhs = x.square().mul(&x).sub(&x.double().add(&x)).add(&point::B);
         let y = pow_p_plus_1_over_4(&rhs);
         if y.square() != rhs {
             continue;
         }
         // Scaled by some Z, as a sum would come out of the additions.
-        let z = Fe([7, 1, 2, 3, 4, 5, 6, 7]);
+        let z = Fe::new([7, 1, 2, 3, 4, 5, 6, 7]);
         let z2 = z.square();
         let sum = Jacobian {
             x: x.mul(&z2),
             y: y.mul(&z2).mul(&z),
             z,
         };
-        let r = Fe([i, 0, 0, 0, 0, 0, 0, 0]).to_be();
+        let r = Fe::new([i, 0, 0, 0, 0, 0, 0, 0]).to_be();
         assert!(x_matches(&sum, &r));
         assert!(!x_matches(&sum, &x.to_be()), "x itself is not below n");
         let mut other = r;

@@ -1,4 +1,4 @@
-//! P-256 group arithmetic for ECDSA verification in edgeguard, fast in Wasm.
+//! P-256 (secp256r1) for ECDSA verification.
 //!
 //! RustCrypto's p256 0.14 multiplies field elements through crypto-bigint's generic
 //! Montgomery code: ~150 ns per product in V8, so an ES256 verification cost ~250 µs even
@@ -11,8 +11,6 @@
 //! building its table on the second use, ~1 ms; each use after that, ~73 µs.
 //!
 //! Variable time throughout: a verifier's inputs (key, signature, message) are public.
-
-#![forbid(unsafe_code)]
 
 mod field;
 mod point;
@@ -31,7 +29,7 @@ const N: [u8; 32] = [
 
 fn generator_table() -> &'static Table {
     static G: OnceLock<Table> = OnceLock::new();
-    G.get_or_init(|| Table::new(&Affine::GENERATOR))
+    G.get_or_init(|| Table::new(&Jacobian::from(Affine::GENERATOR)))
 }
 
 /// A P-256 public key: a point on the curve, and its fixed-base table once the key has
@@ -71,10 +69,12 @@ impl VerifyingKey {
         let sum = match self.table.get() {
             Some(q) => Table::lincomb(g, u1, q, u2),
             None if self.used.replace(true) => {
-                let q = self.table.get_or_init(|| Table::new(&self.point));
+                let q = self
+                    .table
+                    .get_or_init(|| Table::new(&Jacobian::from(self.point)));
                 Table::lincomb(g, u1, q, u2)
             }
-            None => Table::lincomb_untabled(g, u1, &self.point, u2),
+            None => Table::lincomb_untabled(g, u1, &Jacobian::from(self.point), u2),
         };
         x_matches(&sum, r)
     }

@@ -4,10 +4,11 @@
 //! inputs are all public. The exceptional cases of the addition formulas (equal or
 //! opposite inputs, infinity) are tested for and handled, not assumed away.
 
-use crate::field::Fe;
+use super::field::Fe;
+use crate::table::{batch_invert, Curve, Group, Negate};
 
 /// b of the curve equation (SEC 2 2.4.2).
-pub(crate) const B: Fe = Fe([
+pub(crate) const B: Fe = Fe::new([
     0x27d2_604b,
     0x3bce_3c3e,
     0xcc53_b0f6,
@@ -20,7 +21,7 @@ pub(crate) const B: Fe = Fe([
 
 /// The generator (SEC 2 2.4.2); a test checks it against p256's.
 const G: Affine = Affine {
-    x: Fe([
+    x: Fe::new([
         0xd898_c296,
         0xf4a1_3945,
         0x2deb_33a0,
@@ -30,7 +31,7 @@ const G: Affine = Affine {
         0xe12c_4247,
         0x6b17_d1f2,
     ]),
-    y: Fe([
+    y: Fe::new([
         0x37bf_51f5,
         0xcbb6_4068,
         0x6b31_5ece,
@@ -214,166 +215,55 @@ impl Jacobian {
     }
 }
 
-/// Bits per window of the fixed-base tables. 5 rather than 4: ~15 % less per verification
-/// (a whole ES256 token in V8: 78 vs 92 µs, medians of 5 interleaved runs) for 53 KB
-/// instead of 33 KB per key and a ~1 ms table build; 6 gained ~4 % more for 88 KB.
-pub(crate) const W: usize = 5;
-/// Multiples per table row: digits are in [-HALF, HALF).
-pub(crate) const HALF: usize = 1 << (W - 1);
-/// Windows covering 256 bits, plus one for the last carry when the top window is full.
-pub(crate) const WINDOWS: usize = 256_usize.div_ceil(W) + (256 % W == 0) as usize;
+/// P-256 for the fixed-base tables: Jacobian sums, affine entries (W = 5: 52 * 16 * 64
+/// bytes = 53 KB per table).
+pub struct P256;
 
-/// Signed radix-2^W digits of a 256-bit scalar (big-endian): d_i in [-HALF, HALF) with
-/// the scalar = sum of d_i * 2^(W i).
-pub(crate) fn digits(scalar: &[u8; 32]) -> [i8; WINDOWS] {
-    let limbs: [u32; 8] = core::array::from_fn(|i| {
-        let at = 28 - 4 * i;
-        u32::from_be_bytes([scalar[at], scalar[at + 1], scalar[at + 2], scalar[at + 3]])
-    });
-    let bits = |offset: usize| -> i16 {
-        let (word, shift) = (offset / 32, offset % 32);
-        let mut v = u64::from(limbs[word]) >> shift;
-        if word + 1 < 8 {
-            v |= u64::from(limbs[word + 1]) << (32 - shift);
-        }
-        (v & ((1 << W) - 1)) as i16
-    };
-    let mut out = [0i8; WINDOWS];
-    let mut carry = 0i16;
-    for (i, d) in out.iter_mut().enumerate() {
-        let v = if i * W < 256 { bits(i * W) } else { 0 } + carry;
-        carry = i16::from(v >= HALF as i16);
-        *d = (v - (carry << W)) as i8;
-    }
-    debug_assert_eq!(carry, 0);
-    out
-}
+impl Curve for P256 {
+    type Point = Jacobian;
+    type Entry = Affine;
+    const IDENTITY: Jacobian = Jacobian::INFINITY;
 
-/// `t[i][k] = (k + 1) * 2^(W i) * P` for k in 0..HALF, affine: a fixed-base table, so
-/// that `u * P` is at most WINDOWS mixed additions and no doubling. WINDOWS * HALF * 64
-/// bytes (W = 5: 52 * 16 * 64 = 53 KB).
-#[derive(Clone)]
-pub struct Table(Box<[[Affine; HALF]; WINDOWS]>);
-
-impl Table {
-    pub fn new(p: &Affine) -> Table {
-        let mut jac = Vec::with_capacity(WINDOWS * HALF);
-        let mut base = Jacobian::from(*p);
-        for _ in 0..WINDOWS {
-            for m in small_multiples(&base) {
-                jac.push(m);
-            }
-            // 2^W * base = 2 * (HALF * base)
-            base = jac[jac.len() - 1].double();
-        }
-        let affine = normalize(&jac);
-        let mut t = Box::new([[*p; HALF]; WINDOWS]);
-        for (i, row) in t.iter_mut().enumerate() {
-            row.copy_from_slice(&affine[i * HALF..(i + 1) * HALF]);
-        }
-        Table(t)
+    fn add_entry(acc: &Jacobian, entry: &Affine) -> Jacobian {
+        acc.add_affine(entry)
     }
 
-    /// `sum of d_i * t[i]` added into `acc`.
-    fn add_into(&self, acc: Jacobian, digits: &[i8; WINDOWS]) -> Jacobian {
-        self.0
+    fn entries(points: &[Jacobian]) -> Vec<Affine> {
+        let zs: Vec<Fe> = points.iter().map(|p| p.z).collect();
+        points
             .iter()
-            .zip(digits)
-            .fold(acc, |acc, (row, &d)| match signed(row, d) {
-                Some(p) => acc.add_affine(&p),
-                None => acc,
+            .zip(batch_invert(&zs))
+            .map(|(p, zinv)| {
+                let zinv2 = zinv.square();
+                Affine {
+                    x: p.x.mul(&zinv2),
+                    y: p.y.mul(&zinv2).mul(&zinv),
+                }
             })
-    }
-
-    /// `a * G + b * Q` with both tables.
-    pub fn lincomb(g: &Table, a: &[u8; 32], q: &Table, b: &[u8; 32]) -> Jacobian {
-        let acc = g.add_into(Jacobian::INFINITY, &digits(a));
-        q.add_into(acc, &digits(b))
-    }
-
-    /// `a * G + b * Q` without a table for Q (a key seen once, such as a DPoP proof's):
-    /// Horner over the radix-2^W digits, G's multiples from the first row of its table.
-    pub fn lincomb_untabled(g: &Table, a: &[u8; 32], q: &Affine, b: &[u8; 32]) -> Jacobian {
-        let qm = small_multiples(&Jacobian::from(*q));
-        let (da, db) = (digits(a), digits(b));
-        let mut acc = Jacobian::INFINITY;
-        for i in (0..WINDOWS).rev() {
-            for _ in 0..W {
-                acc = acc.double();
-            }
-            if let Some(p) = signed(&g.0[0], da[i]) {
-                acc = acc.add_affine(&p);
-            }
-            if let Some(p) = signed(&qm, db[i]) {
-                acc = acc.add(&p);
-            }
-        }
-        acc
+            .collect()
     }
 }
 
-/// `d * P` from `row = [1..=HALF] * P`; `None` for d = 0.
-fn signed<T: Negate>(row: &[T; HALF], d: i8) -> Option<T> {
-    let p = row.get(usize::from(d.unsigned_abs()).checked_sub(1)?)?;
-    Some(if d < 0 { p.negate() } else { *p })
-}
-
-/// Points that can be negated (y to -y) and copied.
-trait Negate: Copy {
-    fn negate(&self) -> Self;
-}
+pub type Table = crate::table::Table<P256>;
 
 impl Negate for Affine {
     fn negate(&self) -> Affine {
-        Affine::neg(self)
+        self.neg()
     }
 }
 
 impl Negate for Jacobian {
     fn negate(&self) -> Jacobian {
-        Jacobian::neg(self)
+        self.neg()
     }
 }
 
-/// [1..=HALF] * p.
-fn small_multiples(p: &Jacobian) -> [Jacobian; HALF] {
-    let mut m = [*p; HALF];
-    for k in 1..HALF {
-        // (k + 1) p: a doubling when even (cheaper than an addition), else k p + p.
-        m[k] = if k % 2 == 1 {
-            m[k / 2].double()
-        } else {
-            m[k - 1].add(p)
-        };
+impl Group for Jacobian {
+    fn double(&self) -> Jacobian {
+        Jacobian::double(self)
     }
-    m
-}
 
-/// Affine forms of points none of which is infinity, with one inversion (Montgomery's
-/// batch trick).
-fn normalize(points: &[Jacobian]) -> Vec<Affine> {
-    let mut prefix = Vec::with_capacity(points.len());
-    let mut acc = Fe::ONE;
-    for p in points {
-        prefix.push(acc);
-        acc = acc.mul(&p.z);
+    fn add(&self, other: &Jacobian) -> Jacobian {
+        Jacobian::add(self, other)
     }
-    let mut inv = acc.invert();
-    let mut out = vec![
-        Affine {
-            x: Fe::ZERO,
-            y: Fe::ZERO
-        };
-        points.len()
-    ];
-    for (i, p) in points.iter().enumerate().rev() {
-        let zinv = inv.mul(&prefix[i]);
-        inv = inv.mul(&p.z);
-        let zinv2 = zinv.square();
-        out[i] = Affine {
-            x: p.x.mul(&zinv2),
-            y: p.y.mul(&zinv2).mul(&zinv),
-        };
-    }
-    out
 }
