@@ -104,7 +104,7 @@ pub(crate) trait Curve {
 
 /// `t[i][k] = (k + 1) * 2^(W i) * P` for k in 0..HALF: a fixed-base table, so that
 /// `u * P` is at most WINDOWS mixed additions and no doubling.
-pub(crate) struct Table<C: Curve>(Box<[[C::Entry; HALF]; WINDOWS]>);
+pub(crate) struct Table<C: Curve>(pub(crate) Box<[[C::Entry; HALF]; WINDOWS]>);
 
 impl<C: Curve> Clone for Table<C> {
     fn clone(&self) -> Self {
@@ -145,10 +145,22 @@ impl<C: Curve> Table<C> {
         let acc = g.add_into(C::IDENTITY, &digits(a));
         q.add_into(acc, &digits(b))
     }
+}
 
-    /// `a * G + b * Q` without a table for Q (a key seen once, such as a DPoP proof's):
-    /// Horner over the digits, G's multiples from the first row of its table.
-    pub(crate) fn lincomb_untabled(g: &Self, a: &[u8; 32], q: &C::Point, b: &[u8; 32]) -> C::Point {
+/// `[1..=HALF] * P` as entries: the first row of P's table, which is all a verification
+/// without tables needs of the generator. Building it costs HALF point operations, not a
+/// whole table's ~1 ms, so an isolate that never reuses a key never builds G's table.
+pub(crate) struct Row<C: Curve>(pub(crate) [C::Entry; HALF]);
+
+impl<C: Curve> Row<C> {
+    pub(crate) fn new(p: &C::Point) -> Row<C> {
+        let entries = C::entries(&small_multiples(p));
+        Row(core::array::from_fn(|i| entries[i]))
+    }
+
+    /// `a * G + b * Q` for this row's G without a table for Q (a key seen once, such as a
+    /// DPoP proof's): Horner over the digits.
+    pub(crate) fn lincomb_untabled(&self, a: &[u8; 32], q: &C::Point, b: &[u8; 32]) -> C::Point {
         let qm = small_multiples(q);
         let (da, db) = (digits(a), digits(b));
         let mut acc = C::IDENTITY;
@@ -156,7 +168,7 @@ impl<C: Curve> Table<C> {
             for _ in 0..W {
                 acc = acc.double();
             }
-            if let Some(e) = signed(&g.0[0], da[i]) {
+            if let Some(e) = signed(&self.0, da[i]) {
                 acc = C::add_entry(&acc, &e);
             }
             if let Some(p) = signed(&qm, db[i]) {

@@ -12,13 +12,21 @@ mod point;
 use std::cell::{Cell, OnceCell};
 use std::sync::OnceLock;
 
-use point::{Point, Table, B_ENCODED};
+use point::{Point, Row, Table, B_ENCODED};
+
+fn base_point() -> Point {
+    // B's encoding is a valid point (tested); the identity would only make every check fail.
+    Point::decompress(&B_ENCODED).unwrap_or(Point::IDENTITY)
+}
+
+fn base_row() -> &'static Row {
+    static B: OnceLock<Row> = OnceLock::new();
+    B.get_or_init(|| Row::new(&base_point()))
+}
 
 fn base_table() -> &'static Table {
     static B: OnceLock<Table> = OnceLock::new();
-    // B's encoding is a valid point (tested); the identity's table would only make every
-    // check fail.
-    B.get_or_init(|| Table::new(&Point::decompress(&B_ENCODED).unwrap_or(Point::IDENTITY)))
+    B.get_or_init(|| Table::new(&base_point()))
 }
 
 /// An Ed25519 public key A: its encoding, -A, and the table of -A once the key has been
@@ -74,14 +82,13 @@ impl VerifyingKey {
             return false;
         }
         let (s, k) = (big_endian(s), big_endian(k));
-        let b = base_table();
         let sum = match self.table.get() {
-            Some(a) => Table::lincomb(b, &s, a, &k),
+            Some(a) => Table::lincomb(base_table(), &s, a, &k),
             None if self.used.replace(true) => {
                 let a = self.table.get_or_init(|| Table::new(&self.minus_a));
-                Table::lincomb(b, &s, a, &k)
+                Table::lincomb(base_table(), &s, a, &k)
             }
-            None => Table::lincomb_untabled(b, &s, &self.minus_a, &k),
+            None => base_row().lincomb_untabled(&s, &self.minus_a, &k),
         };
         sum.compress() == *r && !sum.is_small_order()
     }

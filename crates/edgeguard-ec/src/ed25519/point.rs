@@ -222,6 +222,7 @@ impl Curve for Ed25519 {
 }
 
 pub type Table = crate::table::Table<Ed25519>;
+pub type Row = crate::table::Row<Ed25519>;
 
 impl Negate for Niels {
     fn negate(&self) -> Niels {

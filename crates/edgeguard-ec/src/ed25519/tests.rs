@@ -149,7 +149,9 @@ fn double_scalar_multiplication_matches_dalek() {
         let table = Table::new(&ours_q);
         assert_eq!(Table::lincomb(b, &be(&x), &table, &be(&y)).compress(), want);
         assert_eq!(
-            Table::lincomb_untabled(b, &be(&x), &ours_q, &be(&y)).compress(),
+            base_row()
+                .lincomb_untabled(&be(&x), &ours_q, &be(&y))
+                .compress(),
             want
         );
     }
@@ -163,7 +165,9 @@ fn double_scalar_multiplication_matches_dalek() {
         identity
     );
     assert_eq!(
-        Table::lincomb_untabled(b, &be(&x), &base, &be(&-x)).compress(),
+        base_row()
+            .lincomb_untabled(&be(&x), &base, &be(&-x))
+            .compress(),
         identity
     );
 }
@@ -208,4 +212,9 @@ fn check_accepts_a_real_signature_only_and_tables_a_reused_key() {
     let k = random_scalar(&mut rng);
     let s = k * a;
     assert!(!key.check(&s.to_bytes(), &k.to_bytes(), &Point::IDENTITY.compress()));
+}
+
+#[test]
+fn the_base_row_is_its_tables_first_row() {
+    assert_eq!(base_row().0, base_table().0[0]);
 }

@@ -19,13 +19,18 @@ use std::cell::{Cell, OnceCell};
 use std::sync::OnceLock;
 
 use field::Fe;
-use point::{Affine, Jacobian, Table};
+use point::{Affine, Jacobian, Row, Table};
 
 /// The group order n, big-endian.
 const N: [u8; 32] = [
     0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
     0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
 ];
+
+fn generator_row() -> &'static Row {
+    static G: OnceLock<Row> = OnceLock::new();
+    G.get_or_init(|| Row::new(&Jacobian::from(Affine::GENERATOR)))
+}
 
 fn generator_table() -> &'static Table {
     static G: OnceLock<Table> = OnceLock::new();
@@ -65,16 +70,15 @@ impl VerifyingKey {
     /// infinity, and x(R) mod n must equal r. The caller computes u1 = z/s and u2 = r/s
     /// mod n and has checked 0 < r, s < n. Scalars are big-endian, below n.
     pub fn check(&self, u1: &[u8; 32], u2: &[u8; 32], r: &[u8; 32]) -> bool {
-        let g = generator_table();
         let sum = match self.table.get() {
-            Some(q) => Table::lincomb(g, u1, q, u2),
+            Some(q) => Table::lincomb(generator_table(), u1, q, u2),
             None if self.used.replace(true) => {
                 let q = self
                     .table
                     .get_or_init(|| Table::new(&Jacobian::from(self.point)));
-                Table::lincomb(g, u1, q, u2)
+                Table::lincomb(generator_table(), u1, q, u2)
             }
-            None => Table::lincomb_untabled(g, u1, &Jacobian::from(self.point), u2),
+            None => generator_row().lincomb_untabled(u1, &Jacobian::from(self.point), u2),
         };
         x_matches(&sum, r)
     }

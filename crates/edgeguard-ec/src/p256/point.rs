@@ -245,6 +245,7 @@ impl Curve for P256 {
 }
 
 pub type Table = crate::table::Table<P256>;
+pub type Row = crate::table::Row<P256>;
 
 impl Negate for Affine {
     fn negate(&self) -> Affine {
