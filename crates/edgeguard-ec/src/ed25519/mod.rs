@@ -9,7 +9,7 @@
 mod field;
 mod point;
 
-use std::cell::{Cell, OnceCell};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use point::{Point, Row, Table, B_ENCODED};
@@ -31,13 +31,24 @@ fn base_table() -> &'static Table {
 
 /// An Ed25519 public key A: its encoding, -A, and the table of -A once the key has been
 /// used twice (a JWKS key verifies many tokens; a DPoP proof's key, one).
-#[derive(Clone)]
 pub struct VerifyingKey {
     encoded: [u8; 32],
     minus_a: Point,
     small_order: bool,
-    used: Cell<bool>,
-    table: OnceCell<Table>,
+    used: AtomicBool,
+    table: OnceLock<Table>,
+}
+
+impl Clone for VerifyingKey {
+    fn clone(&self) -> VerifyingKey {
+        VerifyingKey {
+            encoded: self.encoded,
+            minus_a: self.minus_a,
+            small_order: self.small_order,
+            used: AtomicBool::new(self.used.load(Ordering::Relaxed)),
+            table: self.table.clone(),
+        }
+    }
 }
 
 impl core::fmt::Debug for VerifyingKey {
@@ -56,8 +67,8 @@ impl VerifyingKey {
             encoded: *bytes,
             minus_a: a.neg(),
             small_order: a.is_small_order(),
-            used: Cell::new(false),
-            table: OnceCell::new(),
+            used: AtomicBool::new(false),
+            table: OnceLock::new(),
         })
     }
 
@@ -84,7 +95,7 @@ impl VerifyingKey {
         let (s, k) = (big_endian(s), big_endian(k));
         let sum = match self.table.get() {
             Some(a) => Table::lincomb(base_table(), &s, a, &k),
-            None if self.used.replace(true) => {
+            None if self.used.swap(true, Ordering::Relaxed) => {
                 let a = self.table.get_or_init(|| Table::new(&self.minus_a));
                 Table::lincomb(base_table(), &s, a, &k)
             }

@@ -15,7 +15,7 @@
 mod field;
 mod point;
 
-use std::cell::{Cell, OnceCell};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use field::Fe;
@@ -39,11 +39,20 @@ fn generator_table() -> &'static Table {
 
 /// A P-256 public key: a point on the curve, and its fixed-base table once the key has
 /// been used twice (a JWKS key is used for many tokens; a DPoP proof's key, once).
-#[derive(Clone)]
 pub struct VerifyingKey {
     point: Affine,
-    used: Cell<bool>,
-    table: OnceCell<Table>,
+    used: AtomicBool,
+    table: OnceLock<Table>,
+}
+
+impl Clone for VerifyingKey {
+    fn clone(&self) -> VerifyingKey {
+        VerifyingKey {
+            point: self.point,
+            used: AtomicBool::new(self.used.load(Ordering::Relaxed)),
+            table: self.table.clone(),
+        }
+    }
 }
 
 impl core::fmt::Debug for VerifyingKey {
@@ -61,8 +70,8 @@ impl VerifyingKey {
     pub fn from_xy(x: &[u8; 32], y: &[u8; 32]) -> Option<VerifyingKey> {
         Some(VerifyingKey {
             point: Affine::from_xy(x, y)?,
-            used: Cell::new(false),
-            table: OnceCell::new(),
+            used: AtomicBool::new(false),
+            table: OnceLock::new(),
         })
     }
 
@@ -72,7 +81,7 @@ impl VerifyingKey {
     pub fn check(&self, u1: &[u8; 32], u2: &[u8; 32], r: &[u8; 32]) -> bool {
         let sum = match self.table.get() {
             Some(q) => Table::lincomb(generator_table(), u1, q, u2),
-            None if self.used.replace(true) => {
+            None if self.used.swap(true, Ordering::Relaxed) => {
                 let q = self
                     .table
                     .get_or_init(|| Table::new(&Jacobian::from(self.point)));
