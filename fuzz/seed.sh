@@ -6,7 +6,7 @@ set -euo pipefail
 FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 FIXTURES="$FUZZ_DIR/../fixtures"
 CORPUS="$FUZZ_DIR/corpus"
-mkdir -p "$CORPUS/token_pipeline" "$CORPUS/jwks_parser" "$CORPUS/config_parser"
+mkdir -p "$CORPUS/token_pipeline" "$CORPUS/jwks_parser" "$CORPUS/config_parser" "$CORPUS/ec_differential"
 
 # token_pipeline: every scenario token, as sent and inside an Authorization value.
 for f in "$FIXTURES"/tokens/*.jwt; do
@@ -50,6 +50,10 @@ printf '\0%s' 'ORIGIN=http://localhost:8080' >"$CORPUS/config_parser/seed-no-iss
 printf '%s\0%s' "[{$issuer,$aud,\"jwks_uri\":\"https://B%C3%A9/jwks\"}]" 'ORIGIN=https://Bé/' \
   >"$CORPUS/config_parser/seed-idna-uppercase"
 
-for t in token_pipeline jwks_parser config_parser; do
+# ec_differential: a selector byte (even: P-256, odd: Ed25519), then four 32-byte values.
+{ printf 'P'; head -c 128 "$FIXTURES/tokens/valid-es256.jwt"; } >"$CORPUS/ec_differential/seed-p256"
+{ printf 'E'; head -c 128 "$FIXTURES/tokens/valid-eddsa.jwt"; } >"$CORPUS/ec_differential/seed-ed25519"
+
+for t in token_pipeline jwks_parser config_parser ec_differential; do
   printf '==> corpus/%s: %s inputs\n' "$t" "$(find "$CORPUS/$t" -type f | wc -l)" >&2
 done

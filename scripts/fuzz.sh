@@ -16,7 +16,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$EG_ROOT"
 
-ALL_TARGETS=(token_pipeline jwks_parser config_parser)
+ALL_TARGETS=(token_pipeline jwks_parser config_parser ec_differential)
 SECONDS_PER_TARGET="${1:-60}"
 [[ "$SECONDS_PER_TARGET" =~ ^[1-9][0-9]*$ ]] ||
   eg_die "seconds-per-target must be a positive whole number, got '$SECONDS_PER_TARGET'" \
@@ -42,6 +42,7 @@ max_len() {
     token_pipeline) echo 10000 ;;
     jwks_parser) echo 16384 ;;
     config_parser) echo 8192 ;;
+    ec_differential) echo 129 ;;
   esac
 }
 
