@@ -76,6 +76,14 @@ impl<M: Modulus> Fe<M> {
     pub fn invert(&self) -> Self {
         M::invert(self)
     }
+
+    /// P - k (for small k): an edge value for tests.
+    #[cfg(test)]
+    pub(crate) fn p_minus(k: u32) -> Self {
+        let mut limbs = M::P;
+        limbs[0] -= k;
+        Fe::new(limbs)
+    }
 }
 
 impl<M: Modulus> crate::table::Field for Fe<M> {

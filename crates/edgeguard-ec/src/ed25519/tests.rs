@@ -28,12 +28,6 @@ fn small(v: u32) -> Fe {
     Fe::new([v, 0, 0, 0, 0, 0, 0, 0])
 }
 
-fn p_minus(k: u32) -> Fe {
-    let mut limbs = P;
-    limbs[0] -= k;
-    Fe::new(limbs)
-}
-
 #[test]
 fn constants_are_what_they_claim() {
     // d * 121666 = -121665, 2d = d + d, sqrt(-1)^2 = -1.
@@ -51,7 +45,7 @@ fn field_encoding_refuses_p_and_above() {
     let mut p = Fe::new(P).to_le();
     assert_eq!(Fe::from_le(&p), None);
     p[0] -= 1;
-    assert_eq!(Fe::from_le(&p), Some(p_minus(1)));
+    assert_eq!(Fe::from_le(&p), Some(Fe::p_minus(1)));
     assert_eq!(Fe::from_le(&[0xff; 32]), None);
 }
 
@@ -61,9 +55,9 @@ fn field_arithmetic_matches_references() {
     let mut v = vec![
         Fe::ZERO,
         Fe::ONE,
-        p_minus(1),
-        p_minus(2),
-        p_minus(19),
+        Fe::p_minus(1),
+        Fe::p_minus(2),
+        Fe::p_minus(19),
         small(38),
     ];
     v.extend((0..300).map(|_| random_fe(&mut rng)));
@@ -79,8 +73,8 @@ fn field_arithmetic_matches_references() {
             assert_eq!(a.mul(&a.invert()), Fe::ONE);
         }
     }
-    assert_eq!(p_minus(1).add(&Fe::ONE), Fe::ZERO);
-    assert_eq!(p_minus(1).square(), Fe::ONE);
+    assert_eq!(Fe::p_minus(1).add(&Fe::ONE), Fe::ZERO);
+    assert_eq!(Fe::p_minus(1).square(), Fe::ONE);
 }
 
 /// What ed25519-dalek accepts as a key encoding after edgeguard's canonical check:
@@ -133,10 +127,22 @@ fn be(s: &Scalar) -> [u8; 32] {
     b
 }
 
+/// `x B + y Q` on both paths (Q's table, and Horner without it) encodes to `want`.
+fn assert_both_paths(x: &Scalar, q: &Point, y: &Scalar, want: [u8; 32]) {
+    let table = Table::new(q);
+    assert_eq!(
+        Table::lincomb(base_table(), &be(x), &table, &be(y)).compress(),
+        want
+    );
+    assert_eq!(
+        base_row().lincomb_untabled(&be(x), q, &be(y)).compress(),
+        want
+    );
+}
+
 #[test]
 fn double_scalar_multiplication_matches_dalek() {
     let mut rng = Rng(13);
-    let b = base_table();
     for _ in 0..30 {
         let (x, y, k) = (
             random_scalar(&mut rng),
@@ -146,30 +152,12 @@ fn double_scalar_multiplication_matches_dalek() {
         let q = ED25519_BASEPOINT_POINT * k;
         let want = (ED25519_BASEPOINT_POINT * x + q * y).compress().to_bytes();
         let ours_q = Point::decompress(&q.compress().to_bytes()).unwrap();
-        let table = Table::new(&ours_q);
-        assert_eq!(Table::lincomb(b, &be(&x), &table, &be(&y)).compress(), want);
-        assert_eq!(
-            base_row()
-                .lincomb_untabled(&be(&x), &ours_q, &be(&y))
-                .compress(),
-            want
-        );
+        assert_both_paths(&x, &ours_q, &y, want);
     }
     // Sums that cancel: x B + (-x) B is the identity, on both paths.
     let x = random_scalar(&mut rng);
     let base = Point::decompress(&B_ENCODED).unwrap();
-    let table = Table::new(&base);
-    let identity = Point::IDENTITY.compress();
-    assert_eq!(
-        Table::lincomb(b, &be(&x), &table, &be(&-x)).compress(),
-        identity
-    );
-    assert_eq!(
-        base_row()
-            .lincomb_untabled(&be(&x), &base, &be(&-x))
-            .compress(),
-        identity
-    );
+    assert_both_paths(&x, &base, &-x, Point::IDENTITY.compress());
 }
 
 #[test]

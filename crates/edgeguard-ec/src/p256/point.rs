@@ -206,12 +206,16 @@ impl Jacobian {
         if self.is_infinity() {
             return None;
         }
-        let zinv = self.z.invert();
+        Some(self.affine_given(&self.z.invert()))
+    }
+
+    /// The affine form, given 1/Z (one inversion may serve many points: `P256::entries`).
+    fn affine_given(&self, zinv: &Fe) -> Affine {
         let zinv2 = zinv.square();
-        Some(Affine {
+        Affine {
             x: self.x.mul(&zinv2),
-            y: self.y.mul(&zinv2).mul(&zinv),
-        })
+            y: self.y.mul(&zinv2).mul(zinv),
+        }
     }
 }
 
@@ -233,13 +237,7 @@ impl Curve for P256 {
         points
             .iter()
             .zip(batch_invert(&zs))
-            .map(|(p, zinv)| {
-                let zinv2 = zinv.square();
-                Affine {
-                    x: p.x.mul(&zinv2),
-                    y: p.y.mul(&zinv2).mul(&zinv),
-                }
-            })
+            .map(|(p, zinv)| p.affine_given(&zinv))
             .collect()
     }
 }

@@ -22,19 +22,13 @@ fn random_scalar(rng: &mut Rng) -> Scalar {
     <Scalar as Reduce<FieldBytes>>::reduce(&rng.bytes().into())
 }
 
-fn p_minus(k: u32) -> Fe {
-    let mut limbs = P;
-    limbs[0] -= k;
-    Fe::new(limbs)
-}
-
 /// Edge values, then random ones.
 fn samples(rng: &mut Rng, n: usize) -> Vec<Fe> {
     let mut v = vec![
         Fe::ZERO,
         Fe::ONE,
-        p_minus(1),
-        p_minus(2),
+        Fe::p_minus(1),
+        Fe::p_minus(2),
         Fe::new([0, 0, 0, 0, 0, 0, 0, 0x8000_0000]),
         Fe::new([0xffff_ffff; 8]).sub(&Fe::new(P)), // 2^256 - 1 - p
         Fe::new([0, 0, 0, 0xffff_ffff, 0xffff_ffff, 0xffff_ffff, 0, 0]),
@@ -47,7 +41,7 @@ fn samples(rng: &mut Rng, n: usize) -> Vec<Fe> {
 fn field_encoding_refuses_p_and_above() {
     assert_eq!(Fe::from_be(&Fe::new(P).to_be()), None);
     assert_eq!(Fe::from_be(&[0xff; 32]), None);
-    let below = p_minus(1);
+    let below = Fe::p_minus(1);
     assert_eq!(Fe::from_be(&below.to_be()), Some(below));
     let mut rng = Rng(1);
     for fe in samples(&mut rng, 100) {
@@ -57,10 +51,10 @@ fn field_encoding_refuses_p_and_above() {
 
 #[test]
 fn field_addition_and_subtraction_wrap_at_p() {
-    assert_eq!(p_minus(1).add(&Fe::ONE), Fe::ZERO);
-    assert_eq!(p_minus(1).add(&p_minus(1)), p_minus(2));
-    assert_eq!(Fe::ZERO.sub(&Fe::ONE), p_minus(1));
-    assert_eq!(Fe::ONE.neg(), p_minus(1));
+    assert_eq!(Fe::p_minus(1).add(&Fe::ONE), Fe::ZERO);
+    assert_eq!(Fe::p_minus(1).add(&Fe::p_minus(1)), Fe::p_minus(2));
+    assert_eq!(Fe::ZERO.sub(&Fe::ONE), Fe::p_minus(1));
+    assert_eq!(Fe::ONE.neg(), Fe::p_minus(1));
     assert_eq!(Fe::ZERO.neg(), Fe::ZERO);
     let mut rng = Rng(2);
     let v = samples(&mut rng, 200);
@@ -84,7 +78,7 @@ fn field_products_match_repeated_addition() {
         assert_eq!(a.square(), mul_by_addition(a, a), "{a:?}^2");
     }
     // (p - 1)^2 = 1
-    assert_eq!(p_minus(1).square(), Fe::ONE);
+    assert_eq!(Fe::p_minus(1).square(), Fe::ONE);
 }
 
 #[test]
@@ -179,10 +173,19 @@ fn digits_recompose_the_scalar() {
     }
 }
 
+/// `a G + b Q` on both paths (Q's table, and Horner without it) is `want`.
+fn assert_both_paths(a: &Scalar, q: &Affine, b: &Scalar, want: &ProjectivePoint) {
+    let q = Jacobian::from(*q);
+    let table = Table::new(&q);
+    let tabled = Table::lincomb(generator_table(), &be(a), &table, &be(b));
+    assert!(same_point(&tabled, want));
+    let untabled = generator_row().lincomb_untabled(&be(a), &q, &be(b));
+    assert!(same_point(&untabled, want));
+}
+
 #[test]
 fn double_scalar_multiplication_matches_p256() {
     let mut rng = Rng(6);
-    let g = generator_table();
     for _ in 0..40 {
         let (a, b, k) = (
             random_scalar(&mut rng),
@@ -191,22 +194,12 @@ fn double_scalar_multiplication_matches_p256() {
         );
         let q = ProjectivePoint::GENERATOR * k;
         let want = ProjectivePoint::GENERATOR * a + q * b;
-        let qa = ours(&q);
-        let table = Table::new(&Jacobian::from(qa));
-        assert!(same_point(
-            &Table::lincomb(g, &be(&a), &table, &be(&b)),
-            &want
-        ));
-        assert!(same_point(
-            &generator_row().lincomb_untabled(&be(&a), &Jacobian::from(qa), &be(&b)),
-            &want
-        ));
+        assert_both_paths(&a, &ours(&q), &b, &want);
     }
 }
 
 #[test]
 fn exceptional_sums_are_handled() {
-    let g = generator_table();
     let gen = Affine::GENERATOR;
     let neg_gen = ours(&(-ProjectivePoint::GENERATOR));
     let mut rng = Rng(7);
@@ -216,21 +209,13 @@ fn exceptional_sums_are_handled() {
             (gen, ProjectivePoint::GENERATOR),
             (neg_gen, -ProjectivePoint::GENERATOR),
         ] {
-            let table = Table::new(&Jacobian::from(q));
             // b = a (Q = G: every addition of equal points doubles), b = -a (the sum is
             // infinity: opposite points cancel), b = 0 and a = 0.
             for b in [a, -a, Scalar::ZERO] {
                 let want = ProjectivePoint::GENERATOR * a + qp * b;
                 for (x, y) in [(a, b), (Scalar::ZERO, b)] {
                     let want = if x == a { want } else { qp * y };
-                    assert!(same_point(
-                        &Table::lincomb(g, &be(&x), &table, &be(&y)),
-                        &want
-                    ));
-                    assert!(same_point(
-                        &generator_row().lincomb_untabled(&be(&x), &Jacobian::from(q), &be(&y)),
-                        &want
-                    ));
+                    assert_both_paths(&x, &q, &y, &want);
                 }
             }
         }
