@@ -7,8 +7,9 @@
 //! verification, instead of 130 complete projective ones), and the final x check needs no
 //! inversion. Scalars mod n and signature parsing stay in p256.
 //!
-//! Measured in V8 (node, this crate alone): a key's first use, without a table, ~220 µs;
-//! building its table on the second use, ~1 ms; each use after that, ~73 µs.
+//! Measured in V8 with a probe of this crate alone: a key's first use, without a table,
+//! ~220 µs; building its table on the second use, ~1 ms; each use after that, ~73 µs
+//! (`scripts/bench-wasm.sh` measures whole tokens, first use included).
 //!
 //! Variable time throughout: a verifier's inputs (key, signature, message) are public.
 
