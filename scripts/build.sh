@@ -90,7 +90,7 @@ eg_log "cargo build --release --target $WASM_TARGET -> $OUT_NAME/, features: ${F
 if ! cargo build --quiet --release --target "$WASM_TARGET" --lib $FEATURE_ARGS "$@"; then
   eg_die "cargo build failed (see the messages above)" "Fix src/ and rerun scripts/build.sh."
 fi
-WASM_IN="$EG_ROOT/target/$WASM_TARGET/release/edgeguard.wasm"
+WASM_IN="${CARGO_TARGET_DIR:-$EG_ROOT/target}/$WASM_TARGET/release/edgeguard.wasm"
 
 # 2. wasm-bindgen's JS glue (ES module target; the flags worker-build uses, so a trapped
 #    instance is re-created on the next call instead of staying broken).
