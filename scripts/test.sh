@@ -21,6 +21,7 @@ STEPS=(
   "standalone      |   60 | ./scripts/check-standalone.sh --self-test"
   "fmt             |  300 | cargo fmt --all -- --check"
   "js              |  120 | node --test js/"
+  "probes          |   60 | git apply --check bench/probes/decision-floor.patch"
   "clippy          | 1200 | cargo clippy --workspace --all-targets -- -D warnings"
   "clippy-wasm     | 1200 | cargo clippy --workspace --target $WASM_TARGET --lib -- -D warnings"
   "cargo-test      | 1200 | cargo test --workspace"
