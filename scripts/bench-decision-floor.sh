@@ -8,7 +8,7 @@
 # real decision and should match edgeguard's.
 #
 # A probe, never a deployment: the patched build skips every check on a replay (expiry too).
-# It is built from HEAD (commit your edits first) in .work/decision-floor/, sharing target/.
+# It is built from HEAD (commit your edits first) in .work/decision-floor/, with its own target/.
 #
 # Usage: scripts/bench-decision-floor.sh [bench/in-isolate.mjs options]   ~6 min; writes
 #        bench/results/decision-floor/in-isolate-<UTC date>.{md,json,svg}
@@ -29,9 +29,21 @@ git -C "$tree" apply "$EG_ROOT/bench/probes/decision-floor.patch" ||
   eg_die "bench/probes/decision-floor.patch no longer applies to src/edge.rs" \
     "Redo the probe's edit in src/edge.rs by hand (the patch's comments say what it does) and refresh the patch."
 
-eg_log "building the probe (scripts/build.sh, shared target/)"
-CARGO_TARGET_DIR="$EG_ROOT/target" ESBUILD_BIN="$ESBUILD_BIN" WASM_OPT_BIN="$WASM_OPT_BIN" \
+# Its own target directory: with target/ shared, the probe's edgeguard.wasm would take the
+# place of this checkout's in target/<triple>/release/ (one uplifted file for both), and the
+# next scripts/build.sh here, finding its own crate fresh, would ship the probe as build/.
+# Seeded with copies of the release artifacts, so only the two edited crates' units rebuild.
+eg_log "building the probe in $base/target (seeded from target/; the first build of edgeguard-check there takes a minute)"
+mkdir -p "$base/target"
+for d in release "$WASM_TARGET"; do
+  [ -d "$EG_ROOT/target/$d" ] && cp -a --reflink=auto "$EG_ROOT/target/$d" "$base/target/"
+done
+CARGO_TARGET_DIR="$base/target" ESBUILD_BIN="$ESBUILD_BIN" WASM_OPT_BIN="$WASM_OPT_BIN" \
   EDGEGUARD_OUT_DIR="$base/build" "$tree/scripts/build.sh"
+if cmp -s "$base/build/index_bg.wasm" "$EG_ROOT/build/index_bg.wasm"; then
+  eg_die "the probe build is byte-identical to build/: the patch did not take effect" \
+    "Check that bench/probes/decision-floor.patch still edits decideRequest."
+fi
 
 # A full run's report goes to bench/results/decision-floor/ (QUICK: .work/, as bench-isolate.sh).
 out=()

@@ -71,10 +71,13 @@ describe("keys unobtainable and nothing cached -> 503 + Retry-After, nothing for
       assertUnavailable(r, "7");
     });
   }
-  test("JWKS endpoint slower than JWKS_TIMEOUT_MS=300 -> 503 well before the 3 s answer", async () => {
+  test("JWKS endpoint slower than JWKS_TIMEOUT_MS=300 -> 503, not the 3 s answer", async () => {
+    // The slow endpoint does answer, after 3 s, with the token's key: a gateway that waited
+    // for it would forward (200). So the 503 itself shows the fetch was given up, without a
+    // clock in the assertion (11-failing-jwks bounds the give-up time itself).
     const r = await notForwarded(origin, () => call(g.url, "/x", { token: tokenFor("slow") }));
     assertUnavailable(r, "7");
-    assert.ok(r.ms < 2500, `took ${r.ms} ms`);
+    assert.equal(s.hits("/slow.json"), 1, "the slow endpoint was asked once");
   });
   test("default Retry-After is 30", async () => {
     assertUnavailable(await notForwarded(origin, () => call(gDefault.url, "/x", { token: tokenFor("refused") })), "30");

@@ -1,5 +1,6 @@
 // HTTP client + assertions shared by the e2e tests.
 import assert from "node:assert/strict";
+import crypto from "node:crypto";
 import http from "node:http";
 import net from "node:net";
 
@@ -95,6 +96,61 @@ export function tcpCall(base, target, { method = "GET", headers = {}, timeoutMs 
     socket.on("close", () => {
       try {
         finish(resolve, parseHttpResponse(Buffer.concat(chunks), method, true));
+      } catch (e) {
+        finish(reject, e);
+      }
+    });
+  });
+}
+
+/**
+ * An upload the gateway may answer before it has read it (an unreachable origin): over a
+ * bare TCP socket, the head declares `size` bytes, the first `first` go out at once, and
+ * the rest only if no whole response has come after `waitMs`. So the client never writes
+ * into a connection the server is closing after an early answer; with fetch, such a write
+ * fails the request (EPIPE / "other side closed") even though the answer had arrived,
+ * depending on timing. Resolves with the response and `sent`, the body bytes written.
+ */
+export function tcpUpload(base, target, { method = "POST", headers = {}, size, first = 64 * 1024, waitMs = 2000, timeoutMs = 15000 } = {}) {
+  const u = new URL(base);
+  const lines = [`${method} ${target} HTTP/1.1`, `host: ${u.host}`, "connection: close", `content-length: ${size}`];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  const head = Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1");
+  const body = crypto.randomBytes(size);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: u.hostname, port: Number(u.port) });
+    const chunks = [];
+    let sent = 0;
+    let response = null;
+    let done = false;
+    const finish = (fn, value) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      clearTimeout(rest);
+      socket.destroy();
+      fn(value);
+    };
+    const timer = setTimeout(() => finish(reject, new Error(`timeout after ${timeoutMs} ms: ${method} ${target}`)), timeoutMs);
+    let rest;
+    socket.on("connect", () => {
+      sent = Math.min(first, size);
+      socket.write(Buffer.concat([head, body.subarray(0, sent)]));
+      rest = setTimeout(() => {
+        if (response || done) return;
+        socket.write(body.subarray(sent));
+        sent = size;
+      }, waitMs);
+    });
+    socket.on("data", (c) => {
+      chunks.push(c);
+      response = parseHttpResponse(Buffer.concat(chunks), method, false);
+      if (response) finish(resolve, { ...response, sent });
+    });
+    socket.on("error", (e) => finish(reject, e));
+    socket.on("close", () => {
+      try {
+        finish(resolve, { ...parseHttpResponse(Buffer.concat(chunks), method, true), sent });
       } catch (e) {
         finish(reject, e);
       }
