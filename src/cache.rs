@@ -2,7 +2,9 @@
 //! instead of a signature verification.
 //!
 //! * Keyed by SHA-256 of the whole token: a collision would be a forgery, so a fast
-//!   non-cryptographic hash is not an option, and no token text is kept in memory.
+//!   non-cryptographic hash is not an option. The maps hold no token text; the memo below
+//!   holds the text of at most [`KeyMemo::SLOTS`] tokens of at most [`KeyMemo::MAX_TOKEN`]
+//!   bytes (isolate memory only, never logged, as the request itself).
 //! * A verified token is served only while its `exp` (plus leeway) has not passed, and only
 //!   while the issuer's key set is the one it was verified against: any change to that set
 //!   (rotation, a removed key) drops the issuer's cached tokens by generation mismatch.
@@ -11,6 +13,10 @@
 //!   its own map: a client or an attacker replaying a forged or expired token pays a hash,
 //!   not a verification, and such traffic can never evict verified tokens.
 //! * Each map is [`Bounded`]: two generations of `capacity/2` entries.
+//! * Hashing the token is about half of a cache hit's CPU in Wasm (SHA-256 of ~1 KB), so
+//!   [`KeyMemo`] remembers the digest of a few hundred recently cached tokens, found by
+//!   comparing the whole token: a token sent again costs a compare, not a hash. Only an
+//!   exact match is served, so it can never turn one token into another's key.
 
 use crate::error::TokenError;
 use crate::token::Principal;
@@ -22,6 +28,89 @@ pub type TokenKey = [u8; 32];
 
 pub fn token_key(token: &str) -> TokenKey {
     Sha256::digest(token.as_bytes()).into()
+}
+
+/// Token text -> its [`TokenKey`], for recently cached tokens: direct-mapped (a slot per
+/// token, chosen by its last bytes, which for a signed token are signature bytes), so a
+/// lookup is one slot and one comparison whatever a client sends; a colliding token only
+/// takes the slot over, and the next sender of the old one hashes again.
+#[derive(Debug)]
+pub struct KeyMemo {
+    slots: Vec<Option<(Box<str>, TokenKey)>>,
+}
+
+impl KeyMemo {
+    /// Slots (a power of two); with `MAX_TOKEN`, at most 1 MiB of token text.
+    pub const SLOTS: usize = 256;
+    /// Longer tokens are not memoised (hashed every time): typical JWTs are under 2 KB.
+    pub const MAX_TOKEN: usize = 4096;
+
+    /// No slots when `enabled` is false (caching is off).
+    pub fn new(enabled: bool) -> Self {
+        KeyMemo {
+            slots: if enabled {
+                vec![None; Self::SLOTS]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn slot(&self, token: &str) -> Option<usize> {
+        if self.slots.is_empty() || token.len() > Self::MAX_TOKEN {
+            return None;
+        }
+        let b = token.as_bytes();
+        let tail = b[b.len().saturating_sub(8)..]
+            .iter()
+            .fold(b.len() as u64, |h, &x| (h << 8) | u64::from(x));
+        Some((tail.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize % Self::SLOTS)
+    }
+
+    /// `token`'s key: from its slot when the slot holds exactly this token, else hashed.
+    pub fn key(&self, token: &str) -> TokenKey {
+        if let Some(i) = self.slot(token) {
+            if let Some((t, key)) = &self.slots[i] {
+                if same_text(t, token) {
+                    return *key;
+                }
+            }
+        }
+        token_key(token)
+    }
+
+    /// Remembers `key` as `token`'s; `key` must come from [`KeyMemo::key`]. Then a slot
+    /// already holding `key` holds this very token (the memo's answer was for it, or two
+    /// texts share a SHA-256), so the text is not compared a second time.
+    pub fn remember(&mut self, token: &str, key: TokenKey) {
+        if let Some(i) = self.slot(token) {
+            match &self.slots[i] {
+                Some((_, k)) if *k == key => {}
+                _ => self.slots[i] = Some((token.into(), key)),
+            }
+        }
+    }
+}
+
+/// Equality that reads every byte whatever the first difference (the stored token is a
+/// client's credential; the time of a comparison should not tell how much of it matched).
+fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut diff = 0u64;
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        let x = u64::from_le_bytes(x.try_into().unwrap_or_default());
+        let y = u64::from_le_bytes(y.try_into().unwrap_or_default());
+        diff |= x ^ y;
+    }
+    for (x, y) in ra.iter().zip(rb) {
+        diff |= u64::from(x ^ y);
+    }
+    diff == 0
 }
 
 /// A map of at most `capacity` entries keyed by a 32-byte digest, with O(1) eviction: two
@@ -118,6 +207,7 @@ pub enum Verdict {
 pub struct TokenCache {
     verified: Bounded<Entry>,
     refused: Bounded<Refused>,
+    memo: KeyMemo,
 }
 
 impl TokenCache {
@@ -126,7 +216,19 @@ impl TokenCache {
         TokenCache {
             verified: Bounded::new(capacity),
             refused: Bounded::new(capacity),
+            memo: KeyMemo::new(capacity > 0),
         }
+    }
+
+    /// `token`'s cache key (SHA-256, or the memo's copy of it).
+    pub fn key(&self, token: &str) -> TokenKey {
+        self.memo.key(token)
+    }
+
+    /// Lets `token`'s next lookup skip the hash: called for tokens this cache answered or
+    /// has just taken in.
+    pub fn remember(&mut self, token: &str, key: TokenKey) {
+        self.memo.remember(token, key);
     }
 
     pub fn len(&self) -> usize {
@@ -208,6 +310,54 @@ mod tests {
             claims: Map::new(),
             expires_at: exp,
         })
+    }
+
+    #[test]
+    fn the_memo_answers_only_for_exactly_the_remembered_token() {
+        let memo_with = |token: &str, key: TokenKey| {
+            let mut m = KeyMemo::new(true);
+            m.remember(token, key);
+            m
+        };
+        let t = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJlLWJ5dGVz";
+        // A marker key, not t's digest: shows which answers come from the memo.
+        let marker = [7u8; 32];
+        let m = memo_with(t, marker);
+        assert_eq!(m.key(t), marker);
+        // Same length and same last bytes (so the same slot), one byte different: hashed.
+        let other = t.replacen("eyJzdWIiOiJhIn0", "eyJzdWIiOiJiIn0", 1);
+        assert_eq!(m.slot(&other), m.slot(t));
+        assert_eq!(m.key(&other), token_key(&other));
+        // Each position, including the tail after the last whole 8-byte chunk.
+        for i in 0..t.len() {
+            let mut b = t.as_bytes().to_vec();
+            b[i] ^= 1;
+            let changed = String::from_utf8(b).unwrap();
+            assert_eq!(m.key(&changed), token_key(&changed), "byte {i}");
+        }
+        assert_eq!(m.key(&t[..t.len() - 1]), token_key(&t[..t.len() - 1]));
+        // A token taking the slot over: the old one is hashed again.
+        let mut m = memo_with(t, marker);
+        m.remember(&other, [9; 32]);
+        assert_eq!(m.key(&other), [9; 32]);
+        assert_eq!(m.key(t), token_key(t));
+        // Not kept: tokens over MAX_TOKEN, and anything when caching is off.
+        let long = format!("{}.{}", "a".repeat(KeyMemo::MAX_TOKEN), "b");
+        assert_eq!(memo_with(&long, marker).key(&long), token_key(&long));
+        let mut off = KeyMemo::new(false);
+        off.remember(t, marker);
+        assert_eq!(off.key(t), token_key(t));
+    }
+
+    #[test]
+    fn the_cache_keys_a_token_by_its_digest_memo_or_not() {
+        let mut c = TokenCache::new(10);
+        let t = "a.b.c";
+        assert_eq!(c.key(t), token_key(t));
+        c.remember(t, token_key(t));
+        assert_eq!(c.key(t), token_key(t));
+        c.insert(c.key(t), principal("i", 1000.0), 0, 1);
+        assert!(c.get(&c.key(t), 10, |_| Some(1)).is_some());
     }
 
     #[test]

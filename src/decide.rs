@@ -9,7 +9,7 @@
 //! source, the verified-token cache, verification, the deny lists, the DPoP binding, and
 //! each matching rule's scopes, claims and issuers.
 
-use crate::cache::{token_key, Refusal, TokenCache, Verdict as Cached};
+use crate::cache::{Refusal, TokenCache, Verdict as Cached};
 use crate::config::Config;
 use crate::dpop::{self, DpopSettings, ReplayCache};
 use crate::error::{EdgeResponse, ExtractError, JwksError, Rejection, TokenError};
@@ -437,14 +437,18 @@ fn authenticate(
 ) -> Result<Authenticated, Failure> {
     // Fast path: this exact token was verified (or refused for good) before, against the
     // key set still in use.
-    let cache_key = token_key(token);
+    let cache_key = caches.tokens.key(token);
     match caches
         .tokens
         .get(&cache_key, now, |iss| keys.fresh_generation(iss, now))
     {
-        Some(Cached::Verified(principal)) => return Ok(Authenticated::Principal(principal)),
+        Some(Cached::Verified(principal)) => {
+            caches.tokens.remember(token, cache_key);
+            return Ok(Authenticated::Principal(principal));
+        }
         Some(Cached::Refused(r)) => {
-            return Err((Rejection::InvalidToken(r.error), Some(r.issuer), r.kid))
+            caches.tokens.remember(token, cache_key);
+            return Err((Rejection::InvalidToken(r.error), Some(r.issuer), r.kid));
         }
         None => {}
     }
@@ -504,6 +508,7 @@ fn authenticate(
         .then(|| keys.fresh_generation(&issuer.issuer, now))
         .flatten();
     if let Some(generation) = generation {
+        caches.tokens.remember(token, cache_key);
         match &outcome {
             Ok(principal) => {
                 caches

@@ -613,6 +613,9 @@ fn r_squared(n: &[u32]) -> Vec<u32> {
 }
 
 #[cfg(test)]
+mod padding_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
