@@ -13,10 +13,10 @@
 //! (see bench/README.md); compare rows with each other, not with the load benchmark.
 //! The timer is std::time::Instant; nothing here is asserted.
 
-use edgeguard::cache::token_key;
 use edgeguard::config::Config;
-use edgeguard::jwks::{parse_jwks, KeySet};
-use edgeguard::pipeline::{finish, prepare};
+use edgeguard::decide::cache::token_key;
+use edgeguard::decide::pipeline::{finish, prepare};
+use edgeguard::keys::{parse_jwks, KeySet};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fs;

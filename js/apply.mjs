@@ -1,4 +1,4 @@
-// Applies a verdict from the Wasm decision (src/wire.rs documents the format). It only
+// Applies a verdict from the Wasm decision (src/decide/wire.rs documents the format). It only
 // moves bytes: every decision, including every header name and value, comes from Rust.
 
 /**

@@ -1,6 +1,6 @@
 // The JS entry's only logic, js/apply.mjs, against the runtime's own Headers/Request/
 // Response (node's, the same WHATWG classes workerd implements). The verdicts are written
-// as src/wire.rs encodes them (its tests pin the same strings from the Rust side).
+// as src/decide/wire.rs encodes them (its tests pin the same strings from the Rust side).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { apply } from "./apply.mjs";

@@ -5,7 +5,7 @@
 import * as wasm from "./index.js";
 import { apply } from "./apply.mjs";
 
-// Which optional fields to read (src/decide.rs, `fields`); -1 until the configuration is
+// Which optional fields to read (src/decide/request.rs, `fields`); -1 until the configuration is
 // loaded, and then every request takes the async path, which loads it.
 const COOKIE = 1, OVERRIDES = 2, CORS = 4;
 let need = -1;

@@ -26,8 +26,8 @@ eg_log "decision floor: HEAD ($(git rev-parse --short HEAD)) + bench/probes/deci
 git worktree add --quiet --detach "$tree" HEAD
 trap 'git worktree remove --force "$tree" 2>/dev/null || true' EXIT
 git -C "$tree" apply "$EG_ROOT/bench/probes/decision-floor.patch" ||
-  eg_die "bench/probes/decision-floor.patch no longer applies to src/edge.rs" \
-    "Redo the probe's edit in src/edge.rs by hand (the patch's comments say what it does) and refresh the patch."
+  eg_die "bench/probes/decision-floor.patch no longer applies to src/edge/mod.rs" \
+    "Redo the probe's edit in src/edge/mod.rs by hand (the patch's comments say what it does) and refresh the patch."
 
 # Its own target directory: with target/ shared, the probe's edgeguard.wasm would take the
 # place of this checkout's in target/<triple>/release/ (one uplifted file for both), and the

@@ -124,6 +124,10 @@ impl Alg {
     }
 }
 
+/// The algorithms a proof may be signed with: asymmetric only (never `none`, never `HS*`),
+/// the default list (so ES384/ES256K keys never fit a proof). Exact, case-sensitive names.
+pub const DPOP_ALGS: [Alg; 8] = Alg::DEFAULT;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,11 +5,10 @@
 //! beyond a short reason. The log line (see [`Rejection::log_line`]) carries `iss` and `kid`
 //! for operators, JSON-escaped and truncated; never the token.
 
-use crate::dpop::{DpopError, DPOP_ALGS};
-use crate::route::Forbidden;
+use crate::alg::DPOP_ALGS;
 use std::fmt;
 
-/// Why the token could not be taken from the request (the `extract` phase).
+/// Why the token could not be taken from the request (`token::extract`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExtractError {
     /// No `Authorization` header, another scheme, or `Bearer` with nothing after it.
@@ -461,6 +460,115 @@ fn truncate_for_log(s: &str) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+/// Why an authenticated caller may not use a route (answered with 403).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forbidden {
+    /// Short, fixed reason.
+    pub reason: &'static str,
+    /// Space-delimited scopes the route requires (for `scope="..."`), possibly empty.
+    pub scope: String,
+}
+
+/// Why a DPoP proof was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DpopError {
+    /// No proof (an empty `DPoP` header, or none where the glue requires one).
+    Missing,
+    /// More than one proof (the glue saw several `DPoP` headers, or a comma-joined value).
+    Multiple,
+    /// Not one compact JWS of strict base64url JSON, too large, a `crit` header, or a claim
+    /// of the wrong JSON type (or a `jti` that is empty or longer than 256 bytes).
+    Malformed,
+    /// Header `typ` is not exactly `dpop+jwt`.
+    BadType,
+    /// `alg` is not a supported asymmetric algorithm (`none` and `HS*` included).
+    UnsupportedAlg,
+    /// Header `jwk` is absent, not a usable public key, or does not fit `alg`.
+    BadKey,
+    /// Header `jwk` carries private key material.
+    PrivateKey,
+    /// The signature does not verify with the header `jwk`.
+    BadSignature,
+    /// `htm` is not the request method.
+    MethodMismatch,
+    /// `htu` is not the request URL (query and fragment ignored).
+    UrlMismatch,
+    /// `iat` is older than the allowed window.
+    Stale,
+    /// `iat` is in the future (beyond leeway).
+    FromFuture,
+    /// `ath` is not the hash of the access token presented with the proof.
+    AccessTokenHashMismatch,
+    /// The proof's key is not the one the access token is bound to (`cnf.jkt`).
+    KeyMismatch,
+    /// This `jti` (for this key) was already used within the window.
+    Replayed,
+    /// `jti`, `htm`, `htu`, `iat` or `ath` is absent.
+    MissingClaim,
+}
+
+impl DpopError {
+    /// A short, fixed reason for `error_description` (header-safe).
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Missing => "DPoP proof required",
+            Self::Multiple => "more than one DPoP proof",
+            Self::Malformed => "malformed DPoP proof",
+            Self::BadType => "DPoP proof type not accepted",
+            Self::UnsupportedAlg => "DPoP proof algorithm not supported",
+            Self::BadKey => "DPoP proof key not usable",
+            Self::PrivateKey => "DPoP proof carries a private key",
+            Self::BadSignature => "DPoP proof signature verification failed",
+            Self::MethodMismatch => "DPoP proof method mismatch",
+            Self::UrlMismatch => "DPoP proof URL mismatch",
+            Self::Stale => "DPoP proof too old",
+            Self::FromFuture => "DPoP proof issued in the future",
+            Self::AccessTokenHashMismatch => "DPoP proof access token hash mismatch",
+            Self::KeyMismatch => "DPoP proof key does not match token binding",
+            Self::Replayed => "DPoP proof replayed",
+            Self::MissingClaim => "DPoP proof missing required claim",
+        }
+    }
+
+    /// A stable machine-readable code for logs.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Missing => "dpop_missing",
+            Self::Multiple => "dpop_multiple",
+            Self::Malformed => "dpop_malformed",
+            Self::BadType => "dpop_bad_type",
+            Self::UnsupportedAlg => "dpop_unsupported_alg",
+            Self::BadKey => "dpop_bad_key",
+            Self::PrivateKey => "dpop_private_key",
+            Self::BadSignature => "dpop_bad_signature",
+            Self::MethodMismatch => "dpop_method_mismatch",
+            Self::UrlMismatch => "dpop_url_mismatch",
+            Self::Stale => "dpop_stale",
+            Self::FromFuture => "dpop_from_future",
+            Self::AccessTokenHashMismatch => "dpop_ath_mismatch",
+            Self::KeyMismatch => "dpop_key_mismatch",
+            Self::Replayed => "dpop_replayed",
+            Self::MissingClaim => "dpop_missing_claim",
+        }
+    }
+
+    /// The RFC 6750 / RFC 9449 §7.1 `error` value: the proof's key not being the one the
+    /// token is bound to is a problem of the token as presented (`invalid_token`); every
+    /// other failure is a problem of the proof (`invalid_dpop_proof`). Both are 401.
+    pub fn error_code(self) -> &'static str {
+        match self {
+            Self::KeyMismatch => "invalid_token",
+            _ => "invalid_dpop_proof",
+        }
+    }
+}
+
+impl fmt::Display for DpopError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
+    }
 }
 
 #[cfg(test)]

@@ -1,43 +1,30 @@
 //! edgeguard: a JWT authentication gateway for Cloudflare Workers.
 //!
-//! The pipeline, one module per stage: [`config`] → [`extract`] → [`token`] (untrusted) →
-//! [`jwks`] (keys; [`source`]: where they come from) → [`verify`] (signature, in Wasm, with
-//! jwt-compact) → [`policy`] (claims) → [`forward`]. [`decide`] runs the whole pipeline for
-//! one request (request parts + clock + caches + keys in memory → verdict) and [`wire`]
-//! encodes its verdict for the JS entry (js/shim.mjs). [`error`] maps every failure to HTTP
-//! in one place. These are pure and run natively under `cargo test`; only `edge` (the
-//! synchronous entry and the async path for I/O) and `fetcher` (JWKS over the network and
-//! KV) touch the Workers runtime, and they are compiled for wasm32 only.
+//! One folder per stage, each using only the ones before it (ARCHITECTURE.md; the order is
+//! checked by tests/layers.rs): [`path`] (the request path read one safe way) → [`token`]
+//! (extraction, the untrusted compact JWS, the principal) → [`config`] (issuers, vars,
+//! routes) → [`verify`] (one file per signature family, inside Wasm) → [`keys`] (JWK
+//! parsing, key sets, freshness, sources) → [`policy`] (routes, claims, DPoP) → [`decide`]
+//! (the whole decision for one request: request parts + clock + caches + keys in memory →
+//! verdict, and its wire format for the JS entry). Under them all: [`error`] (every failure,
+//! mapped to HTTP in one place), [`alg`], [`json`] and [`bounded`]. All of it is pure and
+//! runs natively under `cargo test`; only `edge` (the synchronous entry, the async path for
+//! I/O, the JWKS fetcher) touches the Workers runtime, and it is compiled for wasm32 only.
 
 pub mod alg;
-#[cfg(feature = "extra-curves")]
-pub mod alg_ec;
-pub mod cache;
+pub mod bounded;
 pub mod config;
 pub mod decide;
-pub mod dpop;
-pub mod ed25519;
 pub mod error;
-pub mod es256_fast;
-pub mod extract;
-pub mod forward;
 pub mod json;
-pub mod jwks;
+pub mod keys;
 pub mod path;
-pub mod pipeline;
 pub mod policy;
-pub mod route;
-pub mod rsa_fast;
-pub mod source;
 pub mod token;
 pub mod verify;
-pub mod warm;
-pub mod wire;
 
 #[cfg(all(target_arch = "wasm32", feature = "worker-glue"))]
 mod edge;
-#[cfg(all(target_arch = "wasm32", feature = "worker-glue"))]
-mod fetcher;
 
 #[cfg(all(target_arch = "wasm32", feature = "worker-glue"))]
 #[worker::event(fetch)]
@@ -53,8 +40,8 @@ async fn fetch(
 #[worker::event(start)]
 fn start() {
     // One fixture configuration for both warm-ups (parsing it is itself part of the warm-up).
-    if let Some(config) = warm::fixture_config() {
-        warm::run(&config);
+    if let Some(config) = decide::warm::fixture_config() {
+        decide::warm::run(&config);
         edge::warm_up(config);
     }
     edge::preload_config();

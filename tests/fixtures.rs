@@ -3,9 +3,9 @@
 //! pipeline the Worker uses, with the clock stopped at NOW.
 
 use edgeguard::config::Config;
+use edgeguard::decide::pipeline::{finish, prepare};
 use edgeguard::error::TokenError;
-use edgeguard::jwks::{parse_jwks, KeySet};
-use edgeguard::pipeline::{finish, prepare};
+use edgeguard::keys::{parse_jwks, KeySet};
 use edgeguard::token::Principal;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -123,8 +123,8 @@ fn rotated_key_is_unknown_until_the_new_jwks_is_loaded() {
     let old = parse_jwks(fixture("jwks/main.json").as_bytes(), 64).unwrap();
     let new = parse_jwks(fixture("jwks/rotated.json").as_bytes(), 64).unwrap();
     let prepared = prepare(token.trim_end(), &cfg).unwrap();
-    assert!(edgeguard::verify::needs_refetch(&prepared.token, &old));
-    assert!(!edgeguard::verify::needs_refetch(&prepared.token, &new));
+    assert!(prepared.needs_refetch(&old));
+    assert!(!prepared.needs_refetch(&new));
     assert_eq!(
         run(token.trim_end(), &cfg, Some(&old)).unwrap_err(),
         TokenError::UnknownKid

@@ -5,9 +5,10 @@
 //! Every vector file in the directory is used.
 
 use edgeguard::alg::Alg;
-use edgeguard::jwks::{parse_jwks, PublicKey, Selection};
-use edgeguard::rsa_fast::{Hash, Padding, RsaKey};
+use edgeguard::keys::{parse_jwks, Selection};
 use edgeguard::token::decode_segment;
+use edgeguard::verify::rsa::{Hash, Padding, RsaKey};
+use edgeguard::verify::PublicKey;
 use edgeguard::verify::{verify_hmac, verify_public};
 use jwt_compact::alg::{Rsa, RsaPublicKey};
 use jwt_compact::{Algorithm, AlgorithmSignature};

@@ -4,7 +4,8 @@
 #![no_main]
 
 use edgeguard::alg::Alg;
-use edgeguard::jwks::{parse_jwks, CachePolicy, Selection};
+use edgeguard::config::cache_policy::CachePolicy;
+use edgeguard::keys::{parse_jwks, Selection};
 use libfuzzer_sys::fuzz_target;
 
 /// The documented defaults (config.rs).

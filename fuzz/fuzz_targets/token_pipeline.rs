@@ -12,11 +12,11 @@ use std::sync::OnceLock;
 use edgeguard::alg::Alg;
 use edgeguard::config::Config;
 use edgeguard::error::Rejection;
-use edgeguard::extract::bearer_token;
-use edgeguard::jwks::{parse_jwks, KeySet};
-use edgeguard::pipeline::{finish, prepare};
+use edgeguard::token::extract::bearer_token;
+use edgeguard::keys::{parse_jwks, KeySet};
+use edgeguard::decide::pipeline::{finish, prepare};
 use edgeguard::token::UntrustedToken;
-use edgeguard::{forward, verify};
+use edgeguard::decide::forward;
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashMap;
 
@@ -61,7 +61,7 @@ fn run_token(token: &str, fixed: &Fixed) {
     };
 
     let outcome = prepare(token, config).and_then(|prepared| {
-        let _ = verify::needs_refetch(&prepared.token, &fixed.keys);
+        let _ = prepared.needs_refetch(&fixed.keys);
         let keys = prepared.needs_keys().then_some(&fixed.keys);
         finish(prepared, keys, NOW, LEEWAY)
     });

@@ -1,8 +1,8 @@
 //! The decision, natively: the fixtures' issuer and tokens, an in-memory key store.
 
 use super::*;
-use crate::jwks::parse_jwks;
-use crate::warm::{FIXTURE_ISSUER, FIXTURE_JWKS, FIXTURE_NOW};
+use crate::decide::warm::{FIXTURE_ISSUER, FIXTURE_JWKS, FIXTURE_NOW};
+use crate::keys::parse_jwks;
 use std::cell::Cell;
 use std::collections::HashMap;
 

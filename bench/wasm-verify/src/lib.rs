@@ -3,11 +3,11 @@
 
 use edgeguard::config::Config;
 use edgeguard::decide::{decide, Caches, KeyStore, Keys, RequestParts};
-use edgeguard::jwks::Want;
-use edgeguard::jwks::{parse_jwks, KeySet};
-use edgeguard::pipeline::{finish, prepare};
-use edgeguard::warm::{FIXTURE_ISSUER, FIXTURE_JWKS, FIXTURE_NOW};
-use edgeguard::wire::encode;
+use edgeguard::keys::freshness::Want;
+use edgeguard::keys::{parse_jwks, KeySet};
+use edgeguard::decide::pipeline::{finish, prepare};
+use edgeguard::decide::warm::{FIXTURE_ISSUER, FIXTURE_JWKS, FIXTURE_NOW};
+use edgeguard::decide::wire::encode;
 use std::collections::HashMap;
 use std::rc::Rc;
 

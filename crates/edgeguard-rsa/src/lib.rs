@@ -20,7 +20,7 @@
 //! gateway around it is compiled for size: Cargo chooses optimisation per crate, and this
 //! Montgomery code is the one place in edgeguard's own code where opt-level 3 pays (at "z"
 //! the SIMD helpers are not inlined: one 2048-bit `s^e` in V8 takes ~50 µs at 3, ~580 µs
-//! at "z"). edgeguard plugs it into jwt-compact (`rsa_fast`).
+//! at "z"). edgeguard plugs it into jwt-compact (`src/verify/rsa.rs`).
 //! Verification only (a gateway never signs).
 
 use sha2::{Digest, Sha256, Sha384, Sha512};

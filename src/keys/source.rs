@@ -1,4 +1,4 @@
-//! Where an issuer's keys come from, and what may replace what. Pure; `fetcher` does the I/O.
+//! Where an issuer's keys come from, and what may replace what. Pure; `edge::fetcher` does the I/O.
 //!
 //! * A key set is bound to its source: the configured `jwks_uri`, or the discovery URL
 //!   together with the `jwks_uri` it resolved to. A KV record from another source (another
@@ -11,10 +11,12 @@
 //!   stale window. Keys from a `jwks_uri` that discovery no longer names are dropped.
 //! * A KV read never replaces what a network fetch installed while the read was under way.
 
+use crate::config::cache_policy::CachePolicy;
 use crate::config::{check_fetch_url, JwksSource};
 use crate::error::JwksError;
 use crate::json::parse_object;
-use crate::jwks::{parse_jwks, CachePolicy, Freshness, KeySet};
+use crate::keys::freshness::Freshness;
+use crate::keys::{parse_jwks, KeySet};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::rc::Rc;
@@ -295,11 +297,11 @@ impl IssuerKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jwks::tests::policy;
+    use crate::keys::tests::policy;
     use serde_json::json;
 
-    const MAIN: &str = include_str!("../fixtures/jwks/main.json");
-    const ROTATED: &str = include_str!("../fixtures/jwks/rotated.json");
+    const MAIN: &str = include_str!("../../fixtures/jwks/main.json");
+    const ROTATED: &str = include_str!("../../fixtures/jwks/rotated.json");
     const WELL_KNOWN: &str = "https://idp.test/.well-known/openid-configuration";
 
     fn url(s: &str) -> Url {

@@ -18,13 +18,13 @@
 //!   comparing the whole token: a token sent again costs a compare, not a hash. Only an
 //!   exact match is served, so it can never turn one token into another's key.
 
+use crate::bounded::{Bounded, Key};
 use crate::error::TokenError;
 use crate::token::Principal;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::rc::Rc;
 
-pub type TokenKey = [u8; 32];
+pub type TokenKey = Key;
 
 pub fn token_key(token: &str) -> TokenKey {
     Sha256::digest(token.as_bytes()).into()
@@ -111,64 +111,6 @@ fn same_text(a: &str, b: &str) -> bool {
         diff |= u64::from(x ^ y);
     }
     diff == 0
-}
-
-/// A map of at most `capacity` entries keyed by a 32-byte digest, with O(1) eviction: two
-/// generations of `capacity/2`; when the current one is full it becomes the previous one and
-/// the old previous is dropped (an approximate LRU: a hit in the previous generation moves
-/// the entry back to the current one). Capacity 0 keeps nothing.
-#[derive(Debug)]
-pub struct Bounded<V> {
-    current: HashMap<TokenKey, V>,
-    previous: HashMap<TokenKey, V>,
-    half: usize,
-}
-
-impl<V> Bounded<V> {
-    pub fn new(capacity: usize) -> Self {
-        Bounded {
-            current: HashMap::new(),
-            previous: HashMap::new(),
-            half: capacity.div_ceil(2),
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.current.len() + self.previous.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Looks `key` up without reordering.
-    pub fn peek(&self, key: &TokenKey) -> Option<&V> {
-        self.current.get(key).or_else(|| self.previous.get(key))
-    }
-
-    /// Looks `key` up, moving an entry found in the previous generation to the current one.
-    pub fn get(&mut self, key: &TokenKey) -> Option<&V> {
-        if !self.current.contains_key(key) {
-            let v = self.previous.remove(key)?;
-            self.insert(*key, v);
-        }
-        self.current.get(key)
-    }
-
-    pub fn insert(&mut self, key: TokenKey, value: V) {
-        if self.half == 0 {
-            return;
-        }
-        if self.current.len() >= self.half && !self.current.contains_key(&key) {
-            self.previous = std::mem::take(&mut self.current);
-        }
-        self.current.insert(key, value);
-    }
-
-    pub fn remove(&mut self, key: &TokenKey) {
-        self.current.remove(key);
-        self.previous.remove(key);
-    }
 }
 
 #[derive(Debug, Clone)]

@@ -1,20 +1,24 @@
 //! The request glue. Two ways in, one decision (`decide`, pure):
 //! * [`decide_request`], synchronous, called by the JS entry (js/shim.mjs) on every request
 //!   with the few fields the decision reads; it answers from memory (config, verified-token
-//!   cache, fresh keys) and returns the verdict in one string (`wire`), or `S` when I/O is
+//!   cache, fresh keys) and returns the verdict in one string (`decide::wire`), or `S` when I/O is
 //!   needed;
 //! * [`handle`], async (`#[event(fetch)]`), for those: it reads the request itself, fetches
-//!   keys through `fetcher` (KV, the network) until the decision is final, and forwards
+//!   keys through `edge::fetcher` (KV, the network) until the decision is final, and forwards
 //!   (streaming) or answers.
 
+mod clock;
+mod fetcher;
+
+use self::clock::now_secs;
 use crate::config::{Config, VarValue, VAR_NAMES};
+use crate::decide::forward::HeaderPlan;
+use crate::decide::wire;
 use crate::decide::{self, fields, Caches, KeyStore, Keys, LogLine, RequestParts, Verdict};
+use crate::edge::fetcher::{fresh_generation, fresh_keys, keys_for, Want};
 use crate::error::{ConfigError, EdgeResponse, JwksError, Rejection};
-use crate::fetcher::{fresh_generation, fresh_keys, keys_for, Want};
-use crate::forward::HeaderPlan;
-use crate::jwks::KeySet;
-use crate::route::METHOD_OVERRIDE_HEADERS;
-use crate::wire;
+use crate::keys::KeySet;
+use crate::policy::routes::METHOD_OVERRIDE_HEADERS;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
@@ -46,11 +50,6 @@ extern "C" {
 struct RawConfig {
     issuers: Option<String>,
     vars: HashMap<String, String>,
-}
-
-/// Seconds since the epoch from the runtime clock (on Workers it only moves on I/O).
-pub(crate) fn now_secs() -> u64 {
-    (js_sys::Date::now() / 1000.0) as u64
 }
 
 /// Adds `console_error_panic_hook` (which logs the panic with a JS stack trace) in front of
@@ -140,7 +139,7 @@ pub fn decide_request(
 }
 
 /// The 502 for a forward that failed in the JS entry (`cause`: the runtime's error text),
-/// as a `wire` answer.
+/// as a `decide::wire` answer.
 #[wasm_bindgen(js_name = badGateway)]
 pub fn bad_gateway(cause: &str) -> String {
     let (realm, retry) = CONFIG.with(|c| match &*c.borrow() {

@@ -67,9 +67,9 @@ fn encode_checked(verdict: &Verdict) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decide::forward::HeaderPlan;
     use crate::error::EdgeResponse;
-    use crate::forward::HeaderPlan;
-    use crate::jwks::Want;
+    use crate::keys::freshness::Want;
 
     #[test]
     fn a_forward_lists_removals_then_sets() {

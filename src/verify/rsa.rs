@@ -14,7 +14,7 @@ use std::num::NonZeroUsize;
 #[derive(Debug, Clone)]
 pub struct FastRsaSignature(Vec<u8>);
 
-impl crate::verify::FromSignature for FastRsaSignature {
+impl crate::verify::signature::FromSignature for FastRsaSignature {
     fn from_signature(bytes: &[u8]) -> Option<Self> {
         Some(FastRsaSignature(bytes.to_vec()))
     }

@@ -35,7 +35,7 @@ impl P256Key {
 #[derive(Debug, Clone)]
 pub struct FastEs256Signature(Signature);
 
-impl crate::verify::FromSignature for FastEs256Signature {
+impl crate::verify::signature::FromSignature for FastEs256Signature {
     fn from_signature(bytes: &[u8]) -> Option<Self> {
         Signature::from_slice(bytes).ok().map(FastEs256Signature)
     }

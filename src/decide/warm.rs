@@ -9,19 +9,19 @@
 //! away (the configuration and keys used are the test fixtures, never the deployment's).
 
 use crate::config::Config;
-use crate::jwks::parse_jwks;
-use crate::pipeline::{finish, prepare};
+use crate::decide::pipeline::{finish, prepare};
+use crate::keys::parse_jwks;
 use std::collections::HashMap;
 
 /// The fixtures' issuer, its key set (fixtures/jwks/main.json) and a moment inside every
 /// fixture token's validity window; also used by the Wasm micro-benchmark.
 pub const FIXTURE_ISSUER: &str = "https://issuer.fixtures.test/";
-pub const FIXTURE_JWKS: &str = include_str!("../fixtures/jwks/main.json");
+pub const FIXTURE_JWKS: &str = include_str!("../../fixtures/jwks/main.json");
 pub const FIXTURE_NOW: u64 = 1_700_000_100;
 const TOKENS: [&str; 3] = [
-    include_str!("../fixtures/tokens/valid-rs256.jwt"),
-    include_str!("../fixtures/tokens/valid-es256.jwt"),
-    include_str!("../fixtures/tokens/valid-eddsa.jwt"),
+    include_str!("../../fixtures/tokens/valid-rs256.jwt"),
+    include_str!("../../fixtures/tokens/valid-es256.jwt"),
+    include_str!("../../fixtures/tokens/valid-eddsa.jwt"),
 ];
 
 /// Runs the warm-up under `config` (from [`fixture_config`]); returns how many of the
@@ -63,8 +63,9 @@ mod tests {
     /// would forward it, which is I/O at isolate start).
     #[test]
     fn fixture_configuration_needs_a_token_everywhere() {
+        use crate::config::routes::AuthMode;
         use crate::path::RequestPath;
-        use crate::route::{applicable, method_readings, strictest, AuthMode};
+        use crate::policy::routes::{applicable, method_readings, strictest};
         let config = super::fixture_config().expect("fixture configuration parses");
         let root = RequestPath::parse("/").unwrap();
         let rules = applicable(

@@ -7,10 +7,13 @@
 use crate::alg::{Alg, KeyFamily};
 use crate::error::ConfigError;
 use crate::json::parse_strict;
-use crate::jwks::CachePolicy;
-use crate::route::{parse_routes, parse_rule, Rule};
+use cache_policy::CachePolicy;
+pub mod cache_policy;
+pub mod routes;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use routes::{parse_routes, parse_rule, Rule};
 use serde_json::Value;
 use std::collections::HashMap;
 use url::{Host, Url};

@@ -71,7 +71,7 @@ impl Algorithm for StrictEd25519 {
     }
 }
 
-impl crate::verify::FromSignature for Signature {
+impl crate::verify::signature::FromSignature for Signature {
     fn from_signature(bytes: &[u8]) -> Option<Self> {
         Signature::from_slice(bytes).ok()
     }

@@ -2,9 +2,9 @@
 //! the plan to a streamed `Request` without buffering the body.
 
 use crate::config::Config;
-use crate::decide::RequestUrl;
-use crate::extract::remove_query_param;
-use crate::route::claim_at;
+use crate::decide::request::RequestUrl;
+use crate::policy::routes::claim_at;
+use crate::token::extract::remove_query_param;
 use crate::token::Principal;
 use serde_json::Value;
 use url::Url;

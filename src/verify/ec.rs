@@ -18,7 +18,7 @@ pub type Secp256k1Key = k256::ecdsa::VerifyingKey;
 #[derive(Debug, Clone)]
 pub struct RawEcdsaSignature<const N: usize>(Vec<u8>);
 
-impl<const N: usize> crate::verify::FromSignature for RawEcdsaSignature<N> {
+impl<const N: usize> crate::verify::signature::FromSignature for RawEcdsaSignature<N> {
     fn from_signature(bytes: &[u8]) -> Option<Self> {
         Some(Self(bytes.to_vec()))
     }

@@ -1,7 +1,7 @@
 //! The JWKS fetcher: per-isolate memory, then Workers KV, then the issuer's `jwks_uri`
 //! (or OIDC discovery). The only module besides the request glue that touches `worker`.
 //!
-//! Rules (see `jwks` and `source` for the pure parts):
+//! Rules (see `keys`, `keys::freshness` and `keys::source` for the pure parts):
 //! * memory holds parsed keys, so a JWKS is parsed once per isolate, never per request;
 //! * KV holds the raw JWKS with its freshness and its source, shared by every isolate, and
 //!   outlives its freshness by the stale window so it can serve when the issuer is down; a
@@ -12,14 +12,15 @@
 //!   redirects are not followed (a key endpoint that moves is a configuration change).
 
 use crate::config::{check_fetch_url, Config, IssuerConfig, JwksSource};
-use crate::edge::now_secs;
+use crate::edge::clock::now_secs;
 use crate::error::JwksError;
 use crate::json::parse_object;
-pub use crate::jwks::Want;
-use crate::jwks::{decide, parse_jwks, Decision, FetchState, Freshness, KeySet};
-use crate::source::{
+pub use crate::keys::freshness::Want;
+use crate::keys::freshness::{decide, Decision, FetchState, Freshness};
+use crate::keys::source::{
     kv_key, plan_uri, read_record, write_record, Discovered, IssuerKeys, Ticket, UriPlan,
 };
+use crate::keys::{parse_jwks, KeySet};
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use serde_json::Value;

@@ -6,6 +6,8 @@
 //!   configured secret). Only `verify` can make one.
 //! * [`Principal`]: a verified token whose claims passed `policy`; what the origin is told.
 
+pub mod extract;
+
 use crate::alg::Alg;
 use crate::error::TokenError;
 use crate::json::{parse_object, ObjectError};

@@ -6,7 +6,13 @@
 //! costs (text length / 64 + 1) × pattern length word steps, whatever the pattern and the
 //! text (a backtracking matcher is exponential in the number of `**`).
 
-use super::Reading;
+/// One reading of the request path, in one letter case, with what glob matching has
+/// computed about it so far (shared by every rule tested against it).
+pub struct Reading<'t> {
+    pub bytes: &'t [u8],
+    pub folded: bool,
+    pub glob: Option<Text>,
+}
 
 /// What matching learns about one text, kept for every glob tested against it.
 pub struct Text {

@@ -9,33 +9,29 @@
 //! source, the verified-token cache, verification, the deny lists, the DPoP binding, and
 //! each matching rule's scopes, claims and issuers.
 
-use crate::cache::{Refusal, TokenCache, Verdict as Cached};
+use self::forward::HeaderPlan;
+use crate::config::routes::{AuthMode, Rule};
 use crate::config::Config;
-use crate::dpop::{self, DpopSettings, ReplayCache};
+use crate::decide::cache::{Refusal, TokenCache, Verdict as Cached};
+use crate::decide::pipeline::{finish, prepare};
 use crate::error::{EdgeResponse, ExtractError, JwksError, Rejection, TokenError};
-use crate::extract::{find_token_with_scheme, Offered, Scheme};
-use crate::forward::{self, HeaderPlan};
-use crate::jwks::{KeySet, Want};
+use crate::keys::freshness::Want;
+use crate::keys::KeySet;
 use crate::path::RequestPath;
-use crate::pipeline::{finish, prepare};
-use crate::route::{self, AuthMode, Rule};
+use crate::policy::dpop::{self, DpopSettings, ReplayCache};
+use crate::policy::routes;
+use crate::token::extract::{find_token_with_scheme, Offered, Scheme};
 use crate::token::{Principal, UntrustedToken};
-use crate::verify;
 use std::rc::Rc;
 
-/// Optional request fields: read by the caller only when the configuration needs them
-/// ([`fields_needed`]), and declared in [`RequestParts::fields`]. A decision that needs a
-/// field the caller did not read is [`Verdict::NeedFields`], never a guess.
-pub mod fields {
-    /// `Cookie` (a token cookie is configured).
-    pub const COOKIE: u32 = 1;
-    /// The three method-override headers (some rule lists methods).
-    pub const METHOD_OVERRIDES: u32 = 2;
-    /// `Origin` and `Access-Control-Request-Method` (CORS preflight is enabled).
-    pub const CORS: u32 = 4;
-    /// Every optional field (the async path reads them all).
-    pub const ALL: u32 = COOKIE | METHOD_OVERRIDES | CORS;
-}
+pub mod cache;
+pub mod forward;
+pub mod pipeline;
+pub mod request;
+pub mod warm;
+pub mod wire;
+
+pub use request::{fields, RequestParts, RequestUrl};
 
 /// The optional fields `config` makes the decision read.
 pub fn fields_needed(config: &Config) -> u32 {
@@ -43,7 +39,7 @@ pub fn fields_needed(config: &Config) -> u32 {
     if config.token_cookie.is_some() {
         need |= fields::COOKIE;
     }
-    if route::names_methods(&config.routes, &config.default_route) {
+    if routes::names_methods(&config.routes, &config.default_route) {
         need |= fields::METHOD_OVERRIDES;
     }
     if config.cors_preflight {
@@ -51,72 +47,6 @@ pub fn fields_needed(config: &Config) -> u32 {
         need |= fields::CORS | fields::METHOD_OVERRIDES;
     }
     need
-}
-
-/// What the decision reads of a request, as the runtime reports it (header values with
-/// repeated headers joined by ", "; `None` when absent).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RequestParts<'a> {
-    pub method: &'a str,
-    /// The absolute URL, as the runtime serialises it.
-    pub url: &'a str,
-    pub authorization: Option<&'a str>,
-    pub dpop: Option<&'a str>,
-    /// Which of the optional fields below were read (a [`fields`] mask).
-    pub fields: u32,
-    pub cookie: Option<&'a str>,
-    /// `X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`
-    /// ([`route::METHOD_OVERRIDE_HEADERS`]).
-    pub method_overrides: [Option<&'a str>; 3],
-    pub origin: Option<&'a str>,
-    pub access_control_request_method: Option<&'a str>,
-}
-
-/// The runtime's request URL, split (a WHATWG serialisation: lower-case scheme and host,
-/// default port dropped, path percent-encoded).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RequestUrl<'a> {
-    /// `scheme://host[:port]`, without user info.
-    pub origin: &'a str,
-    pub path: &'a str,
-    /// Without the `?`.
-    pub query: Option<&'a str>,
-}
-
-impl<'a> RequestUrl<'a> {
-    /// `None` for anything but an absolute `http(s)` URL with a host.
-    pub fn parse(url: &'a str) -> Option<Self> {
-        let url = url.split_once('#').map_or(url, |(u, _)| u);
-        let (scheme, rest) = url.split_once("://")?;
-        if !(scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http")) {
-            return None;
-        }
-        let authority_end = rest
-            .bytes()
-            .position(|b| b == b'/' || b == b'?')
-            .unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        // User info is never part of an origin nor forwarded; runtimes do not hand it over,
-        // so a URL with it is refused (the glue answers 502, nothing is forwarded).
-        if authority.is_empty() || authority.contains('@') {
-            return None;
-        }
-        let origin_end = url.len() - rest.len() + authority_end;
-        let (path, query) = split_query(&url[origin_end..]);
-        Some(RequestUrl {
-            origin: &url[..origin_end],
-            path,
-            query,
-        })
-    }
-}
-
-fn split_query(rest: &str) -> (&str, Option<&str>) {
-    let (path, query) = match rest.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (rest, None),
-    };
-    (if path.is_empty() { "/" } else { path }, query)
 }
 
 /// Where the isolate's keys come from, as the decision sees them.
@@ -305,7 +235,7 @@ fn authorize<'c>(
         return Ok(Outcome::Forward(None));
     }
     let rules = rules_for(parts, path, config);
-    let auth = route::strictest(&rules);
+    let auth = routes::strictest(&rules);
     if auth == AuthMode::Public {
         return Ok(Outcome::Forward(None));
     }
@@ -353,7 +283,7 @@ fn authorize<'c>(
     )
     .map_err(with_issuer)?;
     for rule in rules {
-        route::authorize(rule, &principal)
+        routes::authorize(rule, &principal)
             .map_err(|forbidden| with_issuer(Rejection::Forbidden(forbidden)))?;
     }
     Ok(Outcome::Forward(Some(principal)))
@@ -367,13 +297,13 @@ fn rules_for<'c>(
 ) -> Vec<&'c Rule> {
     // Only rules that list methods tell methods apart: without one, the override headers
     // cannot change the outcome.
-    let methods = if route::names_methods(&config.routes, &config.default_route) {
+    let methods = if routes::names_methods(&config.routes, &config.default_route) {
         let overrides: Vec<&str> = parts.method_overrides.iter().flatten().copied().collect();
-        route::method_readings(parts.method, &overrides)
+        routes::method_readings(parts.method, &overrides)
     } else {
         vec![parts.method.to_owned()]
     };
-    route::applicable(&config.routes, &config.default_route, &methods, path)
+    routes::applicable(&config.routes, &config.default_route, &methods, path)
 }
 
 /// RFC 9449: a token bound to a key (`cnf.jkt`) needs `Authorization: DPoP` and a valid
@@ -488,7 +418,7 @@ fn authenticate(
         };
         // An unknown kid may mean the issuer rotated: the fetcher rate-limits the refetch,
         // and offers the current set again when it cannot (or need not) fetch.
-        let current = if verify::needs_refetch(&prepared.token, &current) {
+        let current = if prepared.needs_refetch(&current) {
             match keys.keys(&issuer.issuer, now, Want::Refetch) {
                 Keys::Ready(fresh) => fresh,
                 Keys::Unavailable(_) => current,

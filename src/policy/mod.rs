@@ -1,0 +1,7 @@
+//! What an authenticated (or anonymous) request may do: the route rules that apply and
+//! whether the caller meets them (`routes`), the issuer's claim checks (`claims`), and
+//! DPoP proofs of possession (`dpop`).
+
+pub mod claims;
+pub mod dpop;
+pub mod routes;
