@@ -575,6 +575,55 @@ impl fmt::Display for DpopError {
 mod tests {
     use super::*;
 
+    /// Every DPoP refusal as a client sees it: 401, a `DPoP` challenge with RFC 9449's
+    /// parameters, a description that is safe inside a quoted header value, and codes that
+    /// tell the failures apart in logs.
+    #[test]
+    fn dpop_refusals_answer_401_with_a_dpop_challenge() {
+        use DpopError::*;
+        let all = [
+            Missing,
+            Multiple,
+            Malformed,
+            BadType,
+            UnsupportedAlg,
+            BadKey,
+            PrivateKey,
+            BadSignature,
+            MethodMismatch,
+            UrlMismatch,
+            Stale,
+            FromFuture,
+            AccessTokenHashMismatch,
+            KeyMismatch,
+            Replayed,
+            MissingClaim,
+        ];
+        let mut codes = std::collections::BTreeSet::new();
+        let mut descriptions = std::collections::BTreeSet::new();
+        for e in all {
+            let r = Rejection::InvalidDpop(e).to_response("api", 30);
+            assert_eq!(r.status, 401, "{e:?}");
+            let challenge = header(&r, "www-authenticate").expect("a challenge");
+            assert!(challenge.starts_with("DPoP error=\""), "{challenge}");
+            assert!(challenge.contains(&format!("error_description=\"{}\"", e.description())));
+            assert!(challenge.contains("algs=\"RS256 "), "{challenge}");
+            assert!(
+                e.description()
+                    .bytes()
+                    .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'),
+                "{e:?}"
+            );
+            assert!(codes.insert(e.code()), "{} used twice", e.code());
+            assert!(descriptions.insert(e.description()), "{e:?}");
+        }
+        // RFC 9449 §7.1: a bad proof is `invalid_dpop_proof`; a proof by another key than
+        // the one the token is bound to makes the token, as presented, `invalid_token`.
+        let error_of = |e| Rejection::InvalidDpop(e).to_response("api", 30).body;
+        assert!(error_of(BadSignature).starts_with("{\"error\":\"invalid_dpop_proof\""));
+        assert!(error_of(KeyMismatch).starts_with("{\"error\":\"invalid_token\""));
+    }
+
     fn header<'a>(r: &'a EdgeResponse, name: &str) -> Option<&'a str> {
         r.headers
             .iter()

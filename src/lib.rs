@@ -11,6 +11,8 @@
 //! runs natively under `cargo test`; only `edge` (the synchronous entry, the async path for
 //! I/O, the JWKS fetcher) touches the Workers runtime, and it is compiled for wasm32 only.
 
+#![forbid(unsafe_code)]
+
 pub mod alg;
 pub mod bounded;
 pub mod config;

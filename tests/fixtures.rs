@@ -233,3 +233,45 @@ fn rfc9068_profile_checks_per_issuer() {
     );
     assert!(run_with(serde_json::json!({"required_claims": ["sub", "aud"]})).is_ok());
 }
+
+/// A token that brings its own key (`jwk`, `jku`, `x5u`, `x5c` in its header) is checked with
+/// the issuer's configured secret only: signed with the key it carries, it is refused; the
+/// same header and claims signed with the configured secret verify (so the refusal is about
+/// the key, not the shape).
+#[test]
+fn keys_named_in_the_token_header_are_never_used() {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+    use jwt_compact::alg::{Hs256, Hs256Key};
+    use jwt_compact::{Algorithm, AlgorithmSignature};
+    let secret = fixture("keys/hs-secret.txt").trim().to_owned();
+    let cfg = config(Some(serde_json::json!(["HS256"])), Some(secret.clone()));
+    let attacker = b"the attacker's own HMAC key, 32+";
+    let header = serde_json::json!({
+        "alg": "HS256",
+        "jwk": {"kty": "oct", "k": URL_SAFE_NO_PAD.encode(attacker)},
+        "jku": "https://attacker.example/jwks.json",
+        "x5u": "https://attacker.example/cert.pem",
+        "x5c": ["MIIB"],
+    });
+    let claims = serde_json::json!({
+        "iss": ISSUER, "aud": AUDIENCE, "sub": "mallory", "iat": NOW, "exp": NOW + 600,
+    });
+    let signed_with = |key: &[u8]| {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let sig = Hs256.sign(&Hs256Key::new(key), input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_bytes()))
+    };
+    assert_eq!(
+        run(&signed_with(attacker), &cfg, None).unwrap_err(),
+        TokenError::BadSignature
+    );
+    let configured = URL_SAFE_NO_PAD
+        .decode(&secret)
+        .expect("the fixture secret is base64url");
+    let p = run(&signed_with(&configured), &cfg, None).expect("the control token verifies");
+    assert_eq!(p.subject.as_deref(), Some("mallory"));
+}

@@ -359,7 +359,13 @@ mod tests {
 
     #[test]
     fn different_tokens_do_not_share_entries() {
-        assert_ne!(token_key("a.b.c"), token_key("a.b.d"));
+        let mut c = TokenCache::new(10);
+        let k = c.key("a.b.c");
+        c.insert(k, principal("i", 1000.0), 0, 1);
+        c.remember("a.b.c", k);
+        // One byte apart from the cached token.
+        assert!(c.get(&c.key("a.c.c"), 10, |_| Some(1)).is_none());
+        assert!(c.get(&c.key("a.b.c"), 10, |_| Some(1)).is_some());
     }
 
     fn refusal(error: TokenError) -> Refusal {

@@ -4,6 +4,8 @@
 //!
 //! Exit codes: 0 valid, 1 invalid configuration (every error listed), 2 usage or I/O error.
 
+#![forbid(unsafe_code)]
+
 use edgeguard::alg::OPTIONAL_FEATURES;
 use edgeguard::config::{Config, Issuers, VarValue, VAR_NAMES};
 use edgeguard::error::ConfigError;

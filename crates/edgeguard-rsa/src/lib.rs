@@ -249,7 +249,10 @@ impl RsaKey {
     /// below `s` it picks the reduction multiplier `m_k` that zeroes the column's low word,
     /// from `s` on it emits result word `k - s`. Returns the carry into column `k + 1`.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the column's running sums stay in locals (registers) in the hot loop"
+    )]
     fn column(
         &self,
         k: usize,
@@ -432,6 +435,10 @@ fn dot2(x: &[u32], y: &[u32], u: &[u32], v: &[u32], count: usize) -> (u64, u64) 
     let mut acc = simd::ZERO;
     for i in (0..r).step_by(4) {
         // SAFETY: i + 4 <= r (r is a multiple of 4), the length of all four slices.
+        #[allow(
+            unsafe_code,
+            reason = "unchecked SIMD loads: the bounds are checked once above"
+        )]
         let (a, b, c, d) = unsafe { (load4(x, i), load4(y, i), load4(u, i), load4(v, i)) };
         acc = simd::mul_add(a, b, acc);
         acc = simd::mul_add(c, d, acc);
@@ -493,6 +500,10 @@ mod simd {
         let mut acc = ZERO;
         for i in (0..x.len()).step_by(4) {
             // SAFETY: i + 4 <= x.len() <= y.len() (checked above).
+            #[allow(
+                unsafe_code,
+                reason = "unchecked SIMD loads: the bounds are checked once above"
+            )]
             let (a, b) = unsafe { (super::load4(x, i), super::load4(y, i)) };
             acc = mul_add(a, b, acc);
         }
@@ -518,6 +529,7 @@ mod simd {
 /// `i + 4 <= x.len()`.
 #[cfg(target_arch = "wasm32")]
 #[inline(always)]
+#[allow(unsafe_code, reason = "the unchecked load itself (see above)")]
 unsafe fn load4(x: &[u32], i: usize) -> core::arch::wasm32::v128 {
     debug_assert!(i + 4 <= x.len());
     // SAFETY: in bounds (the caller's contract); v128 loads need no alignment.

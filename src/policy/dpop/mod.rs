@@ -191,7 +191,10 @@ fn required<'a, T>(
 /// * `now`: unix seconds.
 ///
 /// The `jti` is recorded in `replay` only when every other check has passed.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "each argument is one input of RFC 9449 §4.3's checks; a struct would only rename them"
+)]
 pub fn verify_proof(
     proof: &str,
     method: &str,
