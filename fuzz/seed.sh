@@ -6,7 +6,7 @@ set -euo pipefail
 FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 FIXTURES="$FUZZ_DIR/../fixtures"
 CORPUS="$FUZZ_DIR/corpus"
-mkdir -p "$CORPUS/token_pipeline" "$CORPUS/jwks_parser" "$CORPUS/config_parser" "$CORPUS/ec_differential"
+mkdir -p "$CORPUS/token_pipeline" "$CORPUS/jwks_parser" "$CORPUS/config_parser" "$CORPUS/ec_differential" "$CORPUS/route_match"
 
 # token_pipeline: every scenario token, as sent and inside an Authorization value.
 for f in "$FIXTURES"/tokens/*.jwt; do
@@ -54,6 +54,14 @@ printf '%s\0%s' "[{$issuer,$aud,\"jwks_uri\":\"https://B%C3%A9/jwks\"}]" 'ORIGIN
 { printf 'P'; head -c 128 "$FIXTURES/tokens/valid-es256.jwt"; } >"$CORPUS/ec_differential/seed-p256"
 { printf 'E'; head -c 128 "$FIXTURES/tokens/valid-eddsa.jwt"; } >"$CORPUS/ec_differential/seed-ed25519"
 
-for t in token_pipeline jwks_parser config_parser ec_differential; do
+# route_match: ROUTES JSON, a 0 byte, a method line, the raw path (or only a path).
+route() { printf '%s\0%s\n%s' "$2" "$3" "$4" >"$CORPUS/route_match/seed-$1"; }
+route prefix '[{"prefix":"/admin/","scopes":["admin"]},{"prefix":"/public/","auth":"public"}]' GET '/%61dmin//x/../y'
+route glob '[{"path":"/users/*/profile","methods":["GET","PUT"]},{"path":"/static/**","auth":"public"}]' PUT '/users/42/profile;x'
+route globs '[{"path":"/**/**/**/**/**/**/**/**/a"},{"path":"/*/*/*/*/*/*/*/*/*/b"}]' GET '/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/c'
+route claims '[{"prefix":"/t/","claims":{"tenant":"a"},"issuers":["https://i/"]}]' POST '/T/%2e%2E/t/'
+printf '%s' '/a/./b/%2F/../%7Euser' >"$CORPUS/route_match/seed-path-only"
+
+for t in token_pipeline jwks_parser config_parser ec_differential route_match; do
   printf '==> corpus/%s: %s inputs\n' "$t" "$(find "$CORPUS/$t" -type f | wc -l)" >&2
 done

@@ -16,7 +16,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$EG_ROOT"
 
-ALL_TARGETS=(token_pipeline jwks_parser config_parser ec_differential)
+ALL_TARGETS=(token_pipeline jwks_parser config_parser ec_differential route_match)
 SECONDS_PER_TARGET="${1:-60}"
 [[ "$SECONDS_PER_TARGET" =~ ^[1-9][0-9]*$ ]] ||
   eg_die "seconds-per-target must be a positive whole number, got '$SECONDS_PER_TARGET'" \
@@ -30,10 +30,11 @@ done
 
 # Per-input limits, so unbounded allocation or work is a finding, not a slow run:
 #   -rss_limit_mb      the whole process; -malloc_limit_mb  any single allocation;
-#   -timeout           seconds for one input.
+#   -timeout           seconds for one input (timeout_for: 10, and 1 for route_match, whose
+#                      matching must stay linear: a slow input there is the bug it hunts).
 # -max_len: a little over what the gateway accepts (MAX_TOKEN_BYTES 8192 by default, JWKS up
 # to JWKS_MAX_BYTES but real ones are a few KiB), so the size checks are exercised too.
-LIMITS=(-rss_limit_mb=512 -malloc_limit_mb=256 -timeout=10 -print_final_stats=1)
+LIMITS=(-rss_limit_mb=512 -malloc_limit_mb=256 -print_final_stats=1)
 # AddressSanitizer keeps up to 256 MiB of freed memory to catch use-after-free; edgeguard has
 # no `unsafe`, so a smaller quarantine keeps the RSS limit about the code, not ASan.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-quarantine_size_mb=64}"
@@ -43,6 +44,13 @@ max_len() {
     jwks_parser) echo 16384 ;;
     config_parser) echo 8192 ;;
     ec_differential) echo 129 ;;
+    route_match) echo 12288 ;;
+  esac
+}
+timeout_for() {
+  case "$1" in
+    route_match) echo 1 ;;
+    *) echo 10 ;;
   esac
 }
 
@@ -80,7 +88,7 @@ for t in "${TARGETS[@]}"; do
   timeout -k 20 "$((SECONDS_PER_TARGET + 300))" \
     cargo fuzz run --fuzz-dir fuzz -O "$t" "fuzz/corpus/$t" -- \
     -max_total_time="$SECONDS_PER_TARGET" -max_len="$(max_len "$t")" \
-    -dict="fuzz/dict/$t.dict" "${LIMITS[@]}" ${FUZZ_ARGS:-} >"$log" 2>&1 || rc=$?
+    -dict="fuzz/dict/$t.dict" -timeout="$(timeout_for "$t")" "${LIMITS[@]}" ${FUZZ_ARGS:-} >"$log" 2>&1 || rc=$?
   grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::number_of_executed_units|^Done [0-9]+ runs' "$log" >&2 || true
   done_line="$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true)"
   if [ "$rc" -ne 0 ]; then

@@ -106,7 +106,11 @@ pub fn normalise_percent_encoding(path: &str) -> String {
 }
 
 /// Decodes escapes of unreserved characters and upper-cases the hex digits of the others
-/// (RFC 3986 §6.2.2): equivalent spellings of the same path become one.
+/// (RFC 3986 §6.2.2): equivalent spellings of the same path become one. A `%` that starts
+/// no escape is a literal percent sign and is written `%25`: kept bare, it could join the
+/// characters decoded after it into a new escape (`%6%31` would become `%61`, which the
+/// next decoding reads as `a`), so the result would not be a fixed point and would not mean
+/// what the client sent.
 fn decode_unreserved(bytes: &[u8]) -> Vec<u8> {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = Vec::with_capacity(bytes.len());
@@ -117,13 +121,10 @@ fn decode_unreserved(bytes: &[u8]) -> Vec<u8> {
             Some(b) => {
                 out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
             }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-                continue;
-            }
+            None if bytes[i] == b'%' => out.extend_from_slice(b"%25"),
+            None => out.push(bytes[i]),
         }
-        i += 3;
+        i += if escaped_byte(bytes, i).is_some() { 3 } else { 1 };
     }
     out
 }

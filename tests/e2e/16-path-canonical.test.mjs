@@ -27,8 +27,9 @@ const BYPASS_SHAPES = [
 // Already refused before the fix; must stay refused.
 const ENCODED_SHAPES = ["/%61dmin/users", "/x/..%2Fadmin/users", "/x/%2e%2e/admin/users", "/x/..%5Cadmin/users"];
 // Also reach /admin/users at some origin: double encoding, Tomcat's `..;`, an encoded `;`,
-// dotless i (a case-insensitive .NET origin reads it as I).
-const MORE_SHAPES = ["/x/..%252Fadmin/users", "/x/..;/admin/users", "/admin%3Bx/users", "/adm%C4%B1n/users"];
+// dotless i (a case-insensitive .NET origin reads it as I), and a stray `%` before an escape
+// (`%6%31` is `%61` once decoded, `a` twice).
+const MORE_SHAPES = ["/x/..%252Fadmin/users", "/x/..;/admin/users", "/admin%3Bx/users", "/adm%C4%B1n/users", "/%6%31dmin/users"];
 
 let origin, jwks, rsa, plainToken, adminToken;
 let scoped; // ROUTES /admin/ needs scope admin; default required
@@ -99,6 +100,10 @@ describe("a scoped rule cannot be routed around", () => {
       ["/admin;x=1/users", "/admin;x=1/users"],
       // Encoded reserved characters stay encoded (hex in upper case).
       ["/admin/a%2fb", "/admin/a%2Fb"],
+      // A `%` that starts no escape is a percent sign: it goes out as `%25`, so the origin
+      // decodes what the client sent (`%6%31dmin` once decoded is `%61dmin`, not `admin`).
+      ["/admin/50%", "/admin/50%25"],
+      ["/%6%31dmin/users", "/%2561dmin/users"],
     ]) {
       const r = await tcpCall(scoped.url, `${sent}?q=1`, { headers: bearer(adminToken) });
       assertForwarded(r);
