@@ -124,7 +124,11 @@ fn decode_unreserved(bytes: &[u8]) -> Vec<u8> {
             None if bytes[i] == b'%' => out.extend_from_slice(b"%25"),
             None => out.push(bytes[i]),
         }
-        i += if escaped_byte(bytes, i).is_some() { 3 } else { 1 };
+        i += if escaped_byte(bytes, i).is_some() {
+            3
+        } else {
+            1
+        };
     }
     out
 }

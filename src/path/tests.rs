@@ -125,8 +125,16 @@ fn case_folding_includes_letters_that_fold_to_ascii() {
 #[test]
 fn canonicalising_twice_changes_nothing() {
     for raw in [
-        "/PU%5%61d", "/%6%31dmin", "/%%341", "/%", "/%%", "/%2%35", "/a%2F%2e%2e/%2561",
-        "/%7e%7E%7", "/..%2F..%2f%2E%2e", "/a;b=%3B/%5C..%5c",
+        "/PU%5%61d",
+        "/%6%31dmin",
+        "/%%341",
+        "/%",
+        "/%%",
+        "/%2%35",
+        "/a%2F%2e%2e/%2561",
+        "/%7e%7E%7",
+        "/..%2F..%2f%2E%2e",
+        "/a;b=%3B/%5C..%5c",
     ] {
         let once = canonical(raw);
         assert_eq!(canonical(&once), once, "{raw}");
