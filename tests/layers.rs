@@ -65,13 +65,11 @@ fn read_tree(src: &Path) -> BTreeMap<Module, String> {
     out
 }
 
-/// `text` without `//` comments and without inline `#[cfg(test)] mod … { … }` blocks.
+/// `text` without comments, with the contents of string and char literals blanked (a `//`
+/// or a brace inside a string is not code), and without inline `#[cfg(test)] mod … { … }`
+/// blocks.
 fn code_only(text: &str) -> String {
-    let mut code = String::new();
-    for line in text.lines() {
-        code.push_str(line.split("//").next().unwrap_or(""));
-        code.push('\n');
-    }
+    let code = strip_literals_and_comments(text);
     let mut out = String::new();
     let mut rest = code.as_str();
     while let Some(at) = rest.find("#[cfg(test)]") {
@@ -83,7 +81,7 @@ fn code_only(text: &str) -> String {
             .trim_start();
         let header_end = after.find(['{', ';']).unwrap_or(after.len());
         if after.starts_with("mod ") && after[header_end..].starts_with('{') {
-            // Skip the block, braces balanced.
+            // Skip the block, braces balanced (literals are blank by now).
             let body = &after[header_end..];
             let mut depth = 0usize;
             let mut end = body.len();
@@ -107,6 +105,101 @@ fn code_only(text: &str) -> String {
         }
     }
     out.push_str(rest);
+    out
+}
+
+/// Rust source with `//` and `/* */` comments removed and the contents of string, raw
+/// string and char literals replaced by spaces (quotes and line breaks kept). A `'` starts
+/// a char literal only when it closes within a few characters; otherwise it is a lifetime.
+fn strip_literals_and_comments(text: &str) -> String {
+    let c: Vec<char> = text.chars().collect();
+    let blank = |ch: char| if ch == '\n' { '\n' } else { ' ' };
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < c.len() {
+        let next = c.get(i + 1).copied();
+        let word_start = i == 0 || !is_ident(c[i - 1]);
+        if c[i] == '/' && next == Some('/') {
+            while i < c.len() && c[i] != '\n' {
+                i += 1;
+            }
+        } else if c[i] == '/' && next == Some('*') {
+            let mut depth = 0usize;
+            while i < c.len() {
+                if c[i] == '/' && c.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    i += 2;
+                } else if c[i] == '*' && c.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    out.push(blank(c[i]));
+                    i += 1;
+                }
+            }
+        } else if c[i] == 'r' && word_start && matches!(next, Some('"') | Some('#')) {
+            let mut j = i + 1;
+            let mut hashes = 0;
+            while c.get(j) == Some(&'#') {
+                hashes += 1;
+                j += 1;
+            }
+            if c.get(j) != Some(&'"') {
+                out.push(c[i]);
+                i += 1;
+                continue;
+            }
+            out.push('"');
+            j += 1;
+            while j < c.len() {
+                if c[j] == '"' && (1..=hashes).all(|k| c.get(j + k) == Some(&'#')) {
+                    j += 1 + hashes;
+                    break;
+                }
+                out.push(blank(c[j]));
+                j += 1;
+            }
+            out.push('"');
+            i = j;
+        } else if c[i] == '"' {
+            out.push('"');
+            i += 1;
+            while i < c.len() && c[i] != '"' {
+                if c[i] == '\\' {
+                    out.push(' ');
+                    i += 1;
+                }
+                if i < c.len() {
+                    out.push(blank(c[i]));
+                    i += 1;
+                }
+            }
+            out.push('"');
+            i += 1;
+        } else if c[i] == '\'' {
+            let close = if next == Some('\\') {
+                (i + 2..c.len().min(i + 12)).find(|&k| c[k] == '\'')
+            } else {
+                (c.get(i + 2) == Some(&'\'')).then_some(i + 2)
+            };
+            match close {
+                Some(k) => {
+                    out.push_str("' '");
+                    i = k + 1;
+                }
+                None => {
+                    out.push('\'');
+                    i += 1;
+                }
+            }
+        } else {
+            out.push(c[i]);
+            i += 1;
+        }
+    }
     out
 }
 
@@ -273,16 +366,25 @@ fn the_module_graph_has_no_cycle() {
     }
 }
 
-#[test]
-fn each_stage_uses_only_the_stages_below_it() {
+/// References from a module to a stage above its own, as `from -> to`.
+fn upward(
+    graph: &BTreeMap<Module, BTreeSet<Module>>,
+    stage: impl Fn(&Module) -> usize,
+) -> Vec<String> {
     let mut wrong = Vec::new();
-    for (m, refs) in src_graph() {
+    for (m, refs) in graph {
         for r in refs {
-            if stage_of(&r) > stage_of(&m) {
-                wrong.push(format!("{} -> {}", show(&m), show(&r)));
+            if stage(r) > stage(m) {
+                wrong.push(format!("{} -> {}", show(m), show(r)));
             }
         }
     }
+    wrong
+}
+
+#[test]
+fn each_stage_uses_only_the_stages_below_it() {
+    let wrong = upward(&src_graph(), stage_of);
     assert!(
         wrong.is_empty(),
         "a stage uses one above it (STAGES, bottom first): {wrong:#?}"
@@ -310,7 +412,11 @@ fn the_checker_finds_what_it_should() {
         ),
         (
             vec!["c"],
-            "pub fn z() {}\n#[cfg(test)]\nmod tests { use crate::a::f; }",
+            "pub fn z() {}\n#[cfg(test)]\nmod tests { use crate::a::f; fn s() -> &'static str { \"}\" } }\nfn after() { crate::d::w() }",
+        ),
+        (
+            vec!["d"],
+            "pub fn w() { let u = \"https://x/ crate::a::f\"; let b = '{'; let l: &'static str = r#\"crate::b \"}\"#; self::v() } fn v() {}",
         ),
     ]
     .into_iter()
@@ -328,16 +434,22 @@ fn the_checker_finds_what_it_should() {
         ["a::inner", "b", "b::deep"].map(String::from).into()
     );
     assert_eq!(names(&["a", "inner"]), ["a"].map(String::from).into());
-    assert_eq!(
-        names(&["c"]),
-        BTreeSet::new(),
-        "test modules and comments are not references"
-    );
+    // The test module (with a brace inside a string) is skipped, and the code after it kept.
+    assert_eq!(names(&["c"]), ["d"].map(String::from).into());
+    // Paths inside strings are not references; `self::` stays in the module.
+    assert_eq!(names(&["d"]), BTreeSet::new());
     assert_eq!(names(&["b", "deep"]), ["c"].map(String::from).into());
     // a -> a::inner -> a is a cycle (a child using its parent while the parent uses it).
     let cycle = find_cycle(&g).expect("the cycle a -> a::inner -> a");
     assert_eq!(cycle.first(), cycle.last());
     assert!(cycle.iter().any(|m| show(m) == "a::inner"), "{cycle:?}");
+    // With b below a, and c and d above both: b::deep -> c reaches up.
+    let stage = |m: &Module| match m.first().map(String::as_str) {
+        Some("b") => 0,
+        Some("a") => 1,
+        _ => 2,
+    };
+    assert_eq!(upward(&g, stage), vec!["b::deep -> c".to_string()]);
 }
 
 /// `cargo test --test layers -- --ignored --nocapture` prints the graph, stage by stage.

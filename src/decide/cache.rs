@@ -30,12 +30,32 @@ pub fn token_key(token: &str) -> TokenKey {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// A token's [`TokenKey`] as [`TokenCache::key`] found it: only that function makes one, so
+/// the key is always the digest of the token it was asked for (hashed, or the memo's copy for
+/// exactly that text), and [`TokenCache::remember`] can trust it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keyed {
+    key: TokenKey,
+    memoized: bool,
+}
+
+impl Keyed {
+    pub fn key(&self) -> &TokenKey {
+        &self.key
+    }
+
+    /// True when the memo answered (no hash was computed).
+    pub fn memoized(&self) -> bool {
+        self.memoized
+    }
+}
+
 /// Token text -> its [`TokenKey`], for recently cached tokens: direct-mapped (a slot per
 /// token, chosen by its last bytes, which for a signed token are signature bytes), so a
 /// lookup is one slot and one comparison whatever a client sends; a colliding token only
 /// takes the slot over, and the next sender of the old one hashes again.
 #[derive(Debug)]
-pub struct KeyMemo {
+struct KeyMemo {
     slots: Vec<Option<(Box<str>, TokenKey)>>,
 }
 
@@ -68,26 +88,32 @@ impl KeyMemo {
     }
 
     /// `token`'s key: from its slot when the slot holds exactly this token, else hashed.
-    pub fn key(&self, token: &str) -> TokenKey {
+    fn key(&self, token: &str) -> Keyed {
         if let Some(i) = self.slot(token) {
             if let Some((t, key)) = &self.slots[i] {
                 if same_text(t, token) {
-                    return *key;
+                    return Keyed {
+                        key: *key,
+                        memoized: true,
+                    };
                 }
             }
         }
-        token_key(token)
+        Keyed {
+            key: token_key(token),
+            memoized: false,
+        }
     }
 
-    /// Remembers `key` as `token`'s; `key` must come from [`KeyMemo::key`]. Then a slot
-    /// already holding `key` holds this very token (the memo's answer was for it, or two
-    /// texts share a SHA-256), so the text is not compared a second time.
-    pub fn remember(&mut self, token: &str, key: TokenKey) {
+    /// Remembers `keyed` (from [`KeyMemo::key`] for this same `token`) as `token`'s key. A key
+    /// the memo gave is already in its slot.
+    fn remember(&mut self, token: &str, keyed: Keyed) {
+        if keyed.memoized {
+            return;
+        }
+        debug_assert_eq!(keyed.key, token_key(token), "a key for another token");
         if let Some(i) = self.slot(token) {
-            match &self.slots[i] {
-                Some((_, k)) if *k == key => {}
-                _ => self.slots[i] = Some((token.into(), key)),
-            }
+            self.slots[i] = Some((token.into(), keyed.key));
         }
     }
 }
@@ -163,14 +189,14 @@ impl TokenCache {
     }
 
     /// `token`'s cache key (SHA-256, or the memo's copy of it).
-    pub fn key(&self, token: &str) -> TokenKey {
+    pub fn key(&self, token: &str) -> Keyed {
         self.memo.key(token)
     }
 
-    /// Lets `token`'s next lookup skip the hash: called for tokens this cache answered or
-    /// has just taken in.
-    pub fn remember(&mut self, token: &str, key: TokenKey) {
-        self.memo.remember(token, key);
+    /// Lets `token`'s next lookup skip the hash. For tokens this cache answered or has just
+    /// taken in, with the [`Keyed`] that [`TokenCache::key`] gave for this same token.
+    pub fn remember(&mut self, token: &str, keyed: Keyed) {
+        self.memo.remember(token, keyed);
     }
 
     pub fn len(&self) -> usize {
@@ -256,50 +282,52 @@ mod tests {
 
     #[test]
     fn the_memo_answers_only_for_exactly_the_remembered_token() {
-        let memo_with = |token: &str, key: TokenKey| {
-            let mut m = KeyMemo::new(true);
-            m.remember(token, key);
-            m
-        };
         let t = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJlLWJ5dGVz";
-        // A marker key, not t's digest: shows which answers come from the memo.
-        let marker = [7u8; 32];
-        let m = memo_with(t, marker);
-        assert_eq!(m.key(t), marker);
-        // Same length and same last bytes (so the same slot), one byte different: hashed.
+        let mut m = KeyMemo::new(true);
+        let first = m.key(t);
+        assert!(!first.memoized() && *first.key() == token_key(t));
+        m.remember(t, first);
+        let again = m.key(t);
+        assert!(again.memoized(), "answered from the memo");
+        assert_eq!(again.key(), first.key());
+        // Same length and last bytes (so the same slot), one byte different: hashed.
         let other = t.replacen("eyJzdWIiOiJhIn0", "eyJzdWIiOiJiIn0", 1);
         assert_eq!(m.slot(&other), m.slot(t));
-        assert_eq!(m.key(&other), token_key(&other));
+        let k = m.key(&other);
+        assert!(!k.memoized() && *k.key() == token_key(&other));
         // Each position, including the tail after the last whole 8-byte chunk.
         for i in 0..t.len() {
             let mut b = t.as_bytes().to_vec();
             b[i] ^= 1;
             let changed = String::from_utf8(b).unwrap();
-            assert_eq!(m.key(&changed), token_key(&changed), "byte {i}");
+            let k = m.key(&changed);
+            assert!(!k.memoized() && *k.key() == token_key(&changed), "byte {i}");
         }
-        assert_eq!(m.key(&t[..t.len() - 1]), token_key(&t[..t.len() - 1]));
+        assert!(!m.key(&t[..t.len() - 1]).memoized());
         // A token taking the slot over: the old one is hashed again.
-        let mut m = memo_with(t, marker);
-        m.remember(&other, [9; 32]);
-        assert_eq!(m.key(&other), [9; 32]);
-        assert_eq!(m.key(t), token_key(t));
+        m.remember(&other, k);
+        assert!(m.key(&other).memoized());
+        assert!(!m.key(t).memoized());
+        assert_eq!(*m.key(t).key(), token_key(t));
         // Not kept: tokens over MAX_TOKEN, and anything when caching is off.
         let long = format!("{}.{}", "a".repeat(KeyMemo::MAX_TOKEN), "b");
-        assert_eq!(memo_with(&long, marker).key(&long), token_key(&long));
+        m.remember(&long, m.key(&long));
+        assert!(!m.key(&long).memoized());
         let mut off = KeyMemo::new(false);
-        off.remember(t, marker);
-        assert_eq!(off.key(t), token_key(t));
+        off.remember(t, off.key(t));
+        assert!(!off.key(t).memoized());
     }
 
     #[test]
-    fn the_cache_keys_a_token_by_its_digest_memo_or_not() {
+    fn the_cache_uses_the_memo_for_tokens_it_holds() {
         let mut c = TokenCache::new(10);
         let t = "a.b.c";
-        assert_eq!(c.key(t), token_key(t));
-        c.remember(t, token_key(t));
-        assert_eq!(c.key(t), token_key(t));
-        c.insert(c.key(t), principal("i", 1000.0), 0, 1);
-        assert!(c.get(&c.key(t), 10, |_| Some(1)).is_some());
+        let k = c.key(t);
+        c.insert(*k.key(), principal("i", 1000.0), 0, 1);
+        c.remember(t, k);
+        let again = c.key(t);
+        assert!(again.memoized());
+        assert!(c.get(again.key(), 10, |_| Some(1)).is_some());
     }
 
     #[test]
@@ -360,12 +388,15 @@ mod tests {
     #[test]
     fn different_tokens_do_not_share_entries() {
         let mut c = TokenCache::new(10);
-        let k = c.key("a.b.c");
-        c.insert(k, principal("i", 1000.0), 0, 1);
-        c.remember("a.b.c", k);
-        // One byte apart from the cached token.
-        assert!(c.get(&c.key("a.c.c"), 10, |_| Some(1)).is_none());
-        assert!(c.get(&c.key("a.b.c"), 10, |_| Some(1)).is_some());
+        let t = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJlLWJ5dGVz";
+        let k = c.key(t);
+        c.insert(*k.key(), principal("i", 1000.0), 0, 1);
+        c.remember(t, k);
+        // One byte apart, same length and last bytes: the memo slot the cached token is in.
+        let other = t.replacen("eyJzdWIiOiJhIn0", "eyJzdWIiOiJiIn0", 1);
+        assert_eq!(c.memo.slot(&other), c.memo.slot(t));
+        assert!(c.get(c.key(&other).key(), 10, |_| Some(1)).is_none());
+        assert!(c.get(c.key(t).key(), 10, |_| Some(1)).is_some());
     }
 
     fn refusal(error: TokenError) -> Refusal {

@@ -367,17 +367,18 @@ fn authenticate(
 ) -> Result<Authenticated, Failure> {
     // Fast path: this exact token was verified (or refused for good) before, against the
     // key set still in use.
-    let cache_key = caches.tokens.key(token);
+    let keyed = caches.tokens.key(token);
+    let cache_key = *keyed.key();
     match caches
         .tokens
         .get(&cache_key, now, |iss| keys.fresh_generation(iss, now))
     {
         Some(Cached::Verified(principal)) => {
-            caches.tokens.remember(token, cache_key);
+            caches.tokens.remember(token, keyed);
             return Ok(Authenticated::Principal(principal));
         }
         Some(Cached::Refused(r)) => {
-            caches.tokens.remember(token, cache_key);
+            caches.tokens.remember(token, keyed);
             return Err((Rejection::InvalidToken(r.error), Some(r.issuer), r.kid));
         }
         None => {}
@@ -438,7 +439,11 @@ fn authenticate(
         .then(|| keys.fresh_generation(&issuer.issuer, now))
         .flatten();
     if let Some(generation) = generation {
-        caches.tokens.remember(token, cache_key);
+        // Memoised only when the cache takes the verdict in (a verified token, or a
+        // refusal that is final).
+        if outcome.as_ref().err().is_none_or(|e| e.is_final()) {
+            caches.tokens.remember(token, keyed);
+        }
         match &outcome {
             Ok(principal) => {
                 caches

@@ -74,6 +74,8 @@ fn verify<'t>(
     keys: Option<&KeySet>,
 ) -> Result<VerifiedToken<'t>, TokenError> {
     let Prepared { token, issuer, alg } = prepared;
+    // `prepare` accepted `alg` for this issuer; the check is not repeated in release builds.
+    debug_assert!(issuer.allows(alg), "a Prepared not made by prepare()");
     let verified = if alg.family() == KeyFamily::Hmac {
         let secret = issuer.secret.as_deref().ok_or(TokenError::NoSuitableKey)?;
         verify_hmac(alg, secret, token.signed_data(), token.signature())

@@ -81,7 +81,7 @@ function streamGet(base, path, auth, { timeoutMs = 60000 } = {}) {
 }
 
 describe("origin unreachable or failing", () => {
-  test("connection refused: GET and 1 MB POST -> 502 bad_gateway JSON, logged with a cause", async () => {
+  test("connection refused: GET and a POST declaring 1 MB (answered before its body is sent) -> 502 bad_gateway JSON, logged with a cause", async () => {
     const t = await token();
     const upload = () =>
       tcpUpload(gwDown.url, "/down", { size: MB, headers: { authorization: `Bearer ${t}`, "content-type": "application/octet-stream" } });

@@ -382,6 +382,18 @@ fn percent_encoding_is_normalised() {
         check_at(&proof, "GET", "https://api.example.test/v1/a/b", NOW),
         Err(DpopError::UrlMismatch)
     );
+    // A bare `%` and its escape name the same path (both go to the origin as `%25`).
+    let proof = es256_with(|_, c| {
+        c.insert("htu".into(), json!("https://api.example.test/v1/50%"));
+    });
+    assert_eq!(
+        check_at(&proof, "GET", "https://api.example.test/v1/50%25", NOW),
+        Ok(())
+    );
+    assert_eq!(
+        check_at(&proof, "GET", "https://api.example.test/v1/50", NOW),
+        Err(DpopError::UrlMismatch)
+    );
 }
 
 #[test]

@@ -111,7 +111,7 @@ export function tcpCall(base, target, { method = "GET", headers = {}, timeoutMs 
  * fails the request (EPIPE / "other side closed") even though the answer had arrived,
  * depending on timing. Resolves with the response and `sent`, the body bytes written.
  */
-export function tcpUpload(base, target, { method = "POST", headers = {}, size, first = 64 * 1024, waitMs = 2000, timeoutMs = 15000 } = {}) {
+export function tcpUpload(base, target, { method = "POST", headers = {}, size, first = 64 * 1024, waitMs = 5000, timeoutMs = 20000 } = {}) {
   const u = new URL(base);
   const lines = [`${method} ${target} HTTP/1.1`, `host: ${u.host}`, "connection: close", `content-length: ${size}`];
   for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
