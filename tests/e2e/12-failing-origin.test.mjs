@@ -85,7 +85,9 @@ describe("origin unreachable or failing", () => {
     const t = await token();
     const upload = () =>
       tcpUpload(gwDown.url, "/down", { size: MB, headers: { authorization: `Bearer ${t}`, "content-type": "application/octet-stream" } });
-    for (const r of [await call(gwDown.url, "/down", { token: t }), await upload()]) {
+    const early = await upload();
+    assert.ok(early.sent < MB, `the 502 came only after ${early.sent} of ${MB} body bytes`);
+    for (const r of [await call(gwDown.url, "/down", { token: t }), early]) {
       assertEdgeError(r, 502, "bad_gateway");
       assert.equal(r.headers.get("www-authenticate"), null);
     }
