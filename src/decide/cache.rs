@@ -280,9 +280,16 @@ mod tests {
         })
     }
 
+    /// Two tokens of one length and the same last bytes (so the same memo slot), one byte
+    /// apart.
+    const SLOT_TWIN: (&str, &str) = (
+        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJlLWJ5dGVz",
+        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJiIn0.c2lnbmF0dXJlLWJ5dGVz",
+    );
+
     #[test]
     fn the_memo_answers_only_for_exactly_the_remembered_token() {
-        let t = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJlLWJ5dGVz";
+        let t = SLOT_TWIN.0;
         let mut m = KeyMemo::new(true);
         let first = m.key(t);
         assert!(!first.memoized() && *first.key() == token_key(t));
@@ -291,10 +298,10 @@ mod tests {
         assert!(again.memoized(), "answered from the memo");
         assert_eq!(again.key(), first.key());
         // Same length and last bytes (so the same slot), one byte different: hashed.
-        let other = t.replacen("eyJzdWIiOiJhIn0", "eyJzdWIiOiJiIn0", 1);
-        assert_eq!(m.slot(&other), m.slot(t));
-        let k = m.key(&other);
-        assert!(!k.memoized() && *k.key() == token_key(&other));
+        let other = SLOT_TWIN.1;
+        assert_eq!(m.slot(other), m.slot(t));
+        let k = m.key(other);
+        assert!(!k.memoized() && *k.key() == token_key(other));
         // Each position, including the tail after the last whole 8-byte chunk.
         for i in 0..t.len() {
             let mut b = t.as_bytes().to_vec();
@@ -305,8 +312,8 @@ mod tests {
         }
         assert!(!m.key(&t[..t.len() - 1]).memoized());
         // A token taking the slot over: the old one is hashed again.
-        m.remember(&other, k);
-        assert!(m.key(&other).memoized());
+        m.remember(other, k);
+        assert!(m.key(other).memoized());
         assert!(!m.key(t).memoized());
         assert_eq!(*m.key(t).key(), token_key(t));
         // Not kept: tokens over MAX_TOKEN, and anything when caching is off.
@@ -388,14 +395,14 @@ mod tests {
     #[test]
     fn different_tokens_do_not_share_entries() {
         let mut c = TokenCache::new(10);
-        let t = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJlLWJ5dGVz";
+        let t = SLOT_TWIN.0;
         let k = c.key(t);
         c.insert(*k.key(), principal("i", 1000.0), 0, 1);
         c.remember(t, k);
         // One byte apart, same length and last bytes: the memo slot the cached token is in.
-        let other = t.replacen("eyJzdWIiOiJhIn0", "eyJzdWIiOiJiIn0", 1);
-        assert_eq!(c.memo.slot(&other), c.memo.slot(t));
-        assert!(c.get(c.key(&other).key(), 10, |_| Some(1)).is_none());
+        let other = SLOT_TWIN.1;
+        assert_eq!(c.memo.slot(other), c.memo.slot(t));
+        assert!(c.get(c.key(other).key(), 10, |_| Some(1)).is_none());
         assert!(c.get(c.key(t).key(), 10, |_| Some(1)).is_some());
     }
 

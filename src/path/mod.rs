@@ -116,19 +116,20 @@ fn decode_unreserved(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        match escaped_byte(bytes, i) {
-            Some(b) if is_unreserved(b) => out.push(b),
-            Some(b) => {
-                out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+        let Some(b) = escaped_byte(bytes, i) else {
+            match bytes[i] {
+                b'%' => out.extend_from_slice(b"%25"),
+                other => out.push(other),
             }
-            None if bytes[i] == b'%' => out.extend_from_slice(b"%25"),
-            None => out.push(bytes[i]),
-        }
-        i += if escaped_byte(bytes, i).is_some() {
-            3
-        } else {
-            1
+            i += 1;
+            continue;
         };
+        if is_unreserved(b) {
+            out.push(b);
+        } else {
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+        }
+        i += 3;
     }
     out
 }
