@@ -75,18 +75,18 @@ if (!existsSync(ENTRY) || !existsSync(WASM)) die(`no build at ${ENTRY}`, "Run ./
 
 // ------------------------------------------------------------------ processes
 const groups = new Set(); // pids of process-group leaders started here
-function startGroup(cmd, args, logFile) {
+/** Starts `cmd` as the leader of its own process group; its stdout and stderr go to `output`.
+ *  With PIN=1, nginx and wrk run on CPU 0 and the hosts on CPU 1. */
+function startGroup(cmd, args, output) {
   const pin = K.pin ? ["taskset", ["-c", cmd === "nginx" || cmd === "wrk" ? "0" : "1", cmd, ...args]] : [cmd, args];
-  const out = logFile ? { stdio: ["ignore", "pipe", "pipe"] } : { stdio: "ignore" };
-  const child = spawn(pin[0], pin[1], { detached: true, ...out });
+  const child = spawn(pin[0], pin[1], { detached: true, stdio: ["ignore", "pipe", "pipe"] });
   groups.add(child.pid);
-  if (logFile) {
-    child.stdout.on("data", (d) => appendFileSync(logFile, d));
-    child.stderr.on("data", (d) => appendFileSync(logFile, d));
-  }
+  child.stdout.on("data", output);
+  child.stderr.on("data", output);
   child.on("exit", () => groups.delete(child.pid));
   return child;
 }
+const toFile = (file) => (d) => appendFileSync(file, d);
 function killGroup(pid, signal = "SIGTERM") {
   try {
     process.kill(-pid, signal);
@@ -193,7 +193,7 @@ http {
 }
 `,
 );
-startGroup("nginx", ["-e", join(ng, "error.log"), "-p", ng, "-c", join(ng, "nginx.conf")], join(RAW, "logs/nginx.out"));
+startGroup("nginx", ["-e", join(ng, "error.log"), "-p", ng, "-c", join(ng, "nginx.conf")], toFile(join(RAW, "logs/nginx.out")));
 for (let i = 0; i < 100 && !(await portInUse(K.originPort)); i++) await sleep(50);
 if (!(await portInUse(K.originPort))) die(`nginx did not start: ${readFileSync(join(ng, "error.log"), "utf8")}`);
 if (!(await fetch(`http://127.0.0.1:${K.originPort}/jwks/rs256.json`)).ok) die("nginx does not serve the JWKS");
@@ -226,7 +226,7 @@ async function startHost(round, w) {
   const child = startGroup(process.execPath, [
     "bench/host.mjs", "--script", ENTRIES[w], "--port", String(PORT[w]), "--issuers-file", join(DATA, "issuers.json"),
     "--origin", `http://127.0.0.1:${K.originPort}`, "--max-seconds", String(ROUND_BUDGET),
-  ], logFile);
+  ], toFile(logFile));
   let ready;
   while (!(ready = /^READY .*"pid":(\d+)/m.exec(readFileSync(logFile, "utf8")))) {
     if (child.exitCode !== null) die(`host for ${w} died:\n${readFileSync(logFile, "utf8")}`);
@@ -260,17 +260,12 @@ async function startHost(round, w) {
 /** One wrk run (in its own process group, bounded in time): its WRKJSON summary, or null. */
 function wrk(conns, seconds, tokenFile, port, threads = K.threads) {
   const args = [`-t${threads}`, `-c${conns}`, `-d${seconds}s`, "--timeout", "5s", "-s", "bench/wrk/status.lua", `http://127.0.0.1:${port}`, "--", tokenFile, "/"];
-  const [cmd, full] = K.pin ? ["taskset", ["-c", "0", "wrk", ...args]] : ["wrk", args];
   return new Promise((res) => {
-    const child = spawn(cmd, full, { detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    groups.add(child.pid);
     let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (out += d));
+    const child = startGroup("wrk", args, (d) => (out += d));
     const timer = setTimeout(() => killGroup(child.pid, "SIGKILL"), (seconds + 30) * 1000);
     child.on("exit", (code) => {
       clearTimeout(timer);
-      groups.delete(child.pid);
       const line = out.split("\n").find((l) => l.startsWith("WRKJSON "));
       res(code === 0 && line ? JSON.parse(line.slice(8)) : null);
     });
@@ -353,16 +348,11 @@ const env = {
       const r = spawnSync("wrk", ["-v"], { encoding: "utf8" });
       return `${r.stdout}${r.stderr}`.split("\n")[0].split(" ")[1] ?? "unknown";
     })(),
-    nginx: "unknown",
+    // nginx prints its version on stderr.
+    nginx: (/nginx\/(\S+)/.exec(spawnSync("nginx", ["-v"], { encoding: "utf8" }).stderr ?? "") || [])[1] ?? "unknown",
     edgeguard_commit: version(() => sh("git", ["rev-parse", "--short", "HEAD"]).trim()) + dirty,
   },
 };
-// nginx prints its version on stderr.
-env.versions.nginx = version(() => {
-  const r = spawnSync("nginx", ["-v"], { encoding: "utf8" });
-  return (/nginx\/(\S+)/.exec(`${r.stdout}${r.stderr}`) || [])[1] ?? "unknown";
-});
-
 const sizes = [
   ["passthrough", [ENTRIES.passthrough]],
   ["jose", [ENTRIES.jose]],
