@@ -34,6 +34,9 @@ const { values: o } = parseArgs({
     "n-fast": { type: "string" },
     "n-fresh": { type: "string" },
     out: { type: "string" },
+    // Comma-separated workload ids (see WORKLOADS; "reused" always runs, the passthroughs'
+    // row): fewer workloads leave time for more rounds, for a small A/B.
+    workloads: { type: "string" },
   },
 });
 const QUICK = o.quick;
@@ -59,7 +62,7 @@ for (const [k, v] of Object.entries({ ROUNDS, N_FAST, N_FRESH }))
 // ------------------------------------------------------------------ workloads and Workers
 // An unreachable port: if anything escaped the driver's fetch it would fail, not pass.
 const DEAD = "http://127.0.0.1:9";
-const WORKLOADS = [
+const ALL_WORKLOADS = [
   { id: "reused", label: "1 RS256 token reused", status: 200, n: N_FAST },
   { id: "none", label: "no token (401)", status: 401, n: N_FAST },
   { id: "fresh-rs256", label: "never-seen RS256 (2048)", status: 200, n: N_FRESH, fresh: "rs256" },
@@ -68,6 +71,10 @@ const WORKLOADS = [
   { id: "bad", label: "bad RS256 signature, replayed (401)", status: 401, n: N_FAST },
 ];
 const PASSTHROUGH_WORKLOADS = ["reused"]; // they ignore tokens: every other row would repeat it
+const chosen = o.workloads?.split(",").map((w) => w.trim()).filter(Boolean);
+for (const id of chosen ?? [])
+  if (!ALL_WORKLOADS.some((l) => l.id === id)) die(`unknown workload ${id}`, `Known: ${ALL_WORKLOADS.map((l) => l.id).join(", ")}.`);
+const WORKLOADS = ALL_WORKLOADS.filter((l) => !chosen || l.id === "reused" || chosen.includes(l.id));
 
 const need = (file, what) => existsSync(file) || die(`${what}: ${file} not found`, "Run scripts/bench-isolate.sh (it builds it), or pass its path.");
 need(resolve(o["rust-passthrough"]), "the Rust passthrough");
@@ -80,18 +87,20 @@ const jsPass = await bundleWorker(WORKERS["js-passthrough"], join(work, "bundles
 const jose = await bundleWorker(WORKERS["jose-worker"], join(work, "bundles", "jose-worker", "index.js"));
 const jsReject = await bundleWorker(WORKERS["js-reject-log"], join(work, "bundles", "js-reject-log", "index.js"));
 const workers = [
-  { id: "js", label: "JS passthrough", entry: jsPass, workloads: PASSTHROUGH_WORKLOADS },
+  { id: "js", label: "JS passthrough", entry: jsPass, workloads: PASSTHROUGH_WORKLOADS, passthrough: true },
   // What a 401 built in JS with one console.log costs: the floor of the 401 rows.
   { id: "js401", label: "JS 401 + log line", entry: jsReject, workloads: ["none"] },
-  { id: "rust", label: "Rust passthrough", entry: resolve(o["rust-passthrough"]), workloads: PASSTHROUGH_WORKLOADS },
+  { id: "rust", label: "Rust passthrough", entry: resolve(o["rust-passthrough"]), workloads: PASSTHROUGH_WORKLOADS, passthrough: true },
   { id: "jose", label: "jose", entry: jose },
   { id: "edgeguard", label: "edgeguard", entry: resolve(o.edgeguard) },
 ];
 if (o.candidate) workers.push({ id: "candidate", label: o["candidate-label"], entry: resolve(o.candidate) });
-for (const w of workers) w.workloads ??= WORKLOADS.map((l) => l.id);
+for (const w of workers) w.workloads = (w.workloads ?? WORKLOADS.map((l) => l.id)).filter((id) => WORKLOADS.some((l) => l.id === id));
+for (let i = workers.length - 1; i >= 0; i--) if (!workers[i].workloads.length) workers.splice(i, 1);
 
 // ------------------------------------------------------------------ keys and tokens
-const freshCount = (ROUNDS + 1) * N_FRESH; // one slice for the warm-up, one per round
+// One slice for the warm-up, one per round (just one token when no never-seen workload runs).
+const freshCount = WORKLOADS.some((l) => l.fresh) ? (ROUNDS + 1) * N_FRESH : 1;
 log(`minting keys and ${freshCount} tokens per algorithm (bench/mint.mjs; RSA signing takes a while)`);
 execFileSync(process.execPath, [join(here, "mint.mjs"), "--out", join(work, "mint"), "--jwks-base", DEAD, "--count", String(freshCount)], { stdio: ["ignore", "ignore", "inherit"] });
 const readTokens = (f) => readFileSync(join(work, "mint", "tokens", f), "utf8").split("\n").filter(Boolean);
@@ -191,7 +200,7 @@ async function batch(w, wl, slice) {
   const c1 = cpuUs(w.pid), s1 = schedUs(w.pid);
   const what = `${w.label} / ${wl.label}`;
   if (r.n !== wl.n) die(`${what}: ${r.n} of ${wl.n} requests done (the driver's time bound cut the batch)`);
-  const expected = w.workloads === PASSTHROUGH_WORKLOADS ? 200 : wl.status;
+  const expected = w.passthrough ? 200 : wl.status;
   if (r.status[expected] !== wl.n) die(`${what}: statuses ${JSON.stringify(r.status)}, expected ${wl.n} x ${expected}`, "The Worker's last output is above.", w);
   const origin = expected === 200 ? wl.n : 0;
   if (r.origin !== origin) die(`${what}: the origin saw ${r.origin} requests, expected ${origin}`);

@@ -74,7 +74,7 @@ fn run_token(token: &str, fixed: &Fixed) {
             let payload = token.split('.').nth(1).expect("three segments");
             assert_eq!(principal.claims_b64, payload);
             let plan = forward::plan(&principal, config);
-            for (name, value) in &plan.set {
+            for (name, value) in plan.set() {
                 assert!(!name.is_empty());
                 assert!(
                     value.bytes().all(|b| (0x20..0x7f).contains(&b)),

@@ -7,6 +7,7 @@ use crate::policy::routes::claim_at;
 use crate::token::extract::remove_query_param;
 use crate::token::Principal;
 use serde_json::Value;
+use std::rc::Rc;
 use url::Url;
 
 /// The URL the request goes to: `ORIGIN` + canonical path + query, or (route mode) its
@@ -34,11 +35,63 @@ pub fn target_url(
     out
 }
 
-/// Header edits for the forwarded request, applied in order: remove, then set.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Header edits for the forwarded request, applied in order: remove, then set, with their
+/// lines in [`crate::decide::wire`]'s forward format, encoded once when the plan is made (a
+/// cache hit reuses the plan through [`Plans`]).
+#[derive(Debug, PartialEq, Eq)]
 pub struct HeaderPlan {
-    pub remove: Vec<String>,
-    pub set: Vec<(String, String)>,
+    remove: Vec<String>,
+    set: Vec<(String, String)>,
+    /// `remove.len()`, the removals, then name and value of each set, a line each; `None`
+    /// when a field holds a line break (the verdict then forwards nothing).
+    lines: Option<String>,
+}
+
+impl HeaderPlan {
+    pub fn new(remove: Vec<String>, set: Vec<(String, String)>) -> Self {
+        let lines = encode_lines(&remove, &set);
+        HeaderPlan { remove, set, lines }
+    }
+
+    /// Headers to delete from the client's request.
+    pub fn remove(&self) -> &[String] {
+        &self.remove
+    }
+
+    /// Headers to set, each replacing every value the client sent.
+    pub fn set(&self) -> &[(String, String)] {
+        &self.set
+    }
+
+    /// The plan as wire lines (`None`: a field holds a line break).
+    pub fn lines(&self) -> Option<&str> {
+        self.lines.as_deref()
+    }
+}
+
+fn encode_lines(remove: &[String], set: &[(String, String)]) -> Option<String> {
+    let mut out = String::with_capacity(256);
+    push_line(&mut out, &remove.len().to_string())?;
+    for name in remove {
+        push_line(&mut out, name)?;
+    }
+    for (name, value) in set {
+        push_line(&mut out, name)?;
+        push_line(&mut out, value)?;
+    }
+    Some(out)
+}
+
+/// Appends `field` and `\n`; `None` when `field` holds a line break, which would shift every
+/// field after it on the wire. The one line rule of [`crate::decide::wire`].
+pub fn push_line(out: &mut String, field: &str) -> Option<()> {
+    // memchr on bytes, not a `char`-set pattern: fields are up to a few KB.
+    if field.as_bytes().contains(&b'\n') || field.as_bytes().contains(&b'\r') {
+        return None;
+    }
+    out.push_str(field);
+    out.push('\n');
+    Some(())
 }
 
 /// Headers that must never arrive from the client: the identity headers (so a client can
@@ -72,7 +125,61 @@ pub fn plan(principal: &Principal, config: &Config) -> HeaderPlan {
     // per request in the JS entry for nothing.
     let mut remove = headers_to_remove(config);
     remove.retain(|name| !set.iter().any(|(s, _)| s.eq_ignore_ascii_case(name)));
-    HeaderPlan { remove, set }
+    HeaderPlan::new(remove, set)
+}
+
+/// The plans of recently forwarded principals, found by identity: the token cache hands out
+/// the same `Rc<Principal>` for a token on every hit, so its plan (and its wire lines) is
+/// built once, not per request (profiled: building and encoding it was a quarter of a
+/// cached decision in V8). Direct-mapped; a slot holds its `Rc`, so the address it is found
+/// by cannot be reused by another principal while it is there. One configuration only (it
+/// lives in the caches made for it).
+#[derive(Debug)]
+pub struct Plans {
+    slots: Vec<Option<(Rc<Principal>, Rc<HeaderPlan>)>>,
+    anonymous: Option<Rc<HeaderPlan>>,
+}
+
+impl Plans {
+    /// Slots (a power of two).
+    pub const SLOTS: usize = 64;
+
+    /// No slots when `enabled` is false (no token cache: every principal is new).
+    pub fn new(enabled: bool) -> Self {
+        Plans {
+            slots: if enabled {
+                vec![None; Self::SLOTS]
+            } else {
+                Vec::new()
+            },
+            anonymous: None,
+        }
+    }
+
+    /// The plan for `principal` under `config`.
+    pub fn for_principal(&mut self, principal: &Rc<Principal>, config: &Config) -> Rc<HeaderPlan> {
+        if self.slots.is_empty() {
+            return Rc::new(plan(principal, config));
+        }
+        // Fibonacci hashing of the address (allocations are 8-aligned: drop those bits).
+        let i =
+            ((Rc::as_ptr(principal) as usize >> 3).wrapping_mul(0x9e37_79b9) >> 8) % Self::SLOTS;
+        if let Some((p, plan)) = &self.slots[i] {
+            if Rc::ptr_eq(p, principal) {
+                return plan.clone();
+            }
+        }
+        let made = Rc::new(plan(principal, config));
+        self.slots[i] = Some((principal.clone(), made.clone()));
+        made
+    }
+
+    /// The plan for an anonymous request (public and optional routes, preflights).
+    pub fn anonymous(&mut self, config: &Config) -> Rc<HeaderPlan> {
+        self.anonymous
+            .get_or_insert_with(|| Rc::new(HeaderPlan::new(headers_to_remove(config), Vec::new())))
+            .clone()
+    }
 }
 
 /// A claim as a header value: an array is its elements joined with `,`, each element's own
@@ -199,7 +306,12 @@ mod tests {
             expires_at: 0.0,
         };
         let p = plan(&principal, &config);
-        let get = |n: &str| p.set.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        let get = |n: &str| {
+            p.set()
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(get("X-Org"), Some("acme"));
         assert_eq!(get("X-Groups"), Some("a,b"));
         assert_eq!(get("X-Level"), Some("3"));
@@ -207,9 +319,87 @@ mod tests {
         assert_eq!(get("X-Missing"), None);
         assert!(get("X-Auth-Subject").is_none(), "no sub, no subject header");
         assert!(
-            p.remove.iter().any(|n| n == "X-Missing"),
+            p.remove().iter().any(|n| n == "X-Missing"),
             "client copies are removed even when unset"
         );
+    }
+
+    fn config() -> Config {
+        let issuers = r#"[{"issuer":"https://i/","jwks_uri":"https://i/j","audiences":["a"]}]"#;
+        Config::parse(Some(issuers), &Default::default()).unwrap()
+    }
+
+    fn someone(sub: &str) -> Rc<Principal> {
+        Rc::new(Principal {
+            subject: Some(sub.into()),
+            issuer: "https://i/".into(),
+            claims_b64: "e30".into(),
+            claims: Default::default(),
+            expires_at: 0.0,
+        })
+    }
+
+    fn subject_of(plan: &HeaderPlan, config: &Config) -> Option<String> {
+        let name = &config.headers.subject;
+        plan.set()
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn a_plan_carries_its_wire_lines() {
+        let p = HeaderPlan::new(
+            vec!["x-a".into(), "authorization".into()],
+            vec![("x-b".into(), "1".into())],
+        );
+        assert_eq!(p.lines(), Some("2\nx-a\nauthorization\nx-b\n1\n"));
+        assert_eq!(HeaderPlan::new(vec![], vec![]).lines(), Some("0\n"));
+        for bad in ["1\nx", "1\rx"] {
+            let p = HeaderPlan::new(vec![], vec![("x-b".into(), bad.into())]);
+            assert_eq!(p.lines(), None, "{bad:?}");
+            let p = HeaderPlan::new(vec![bad.into()], vec![]);
+            assert_eq!(p.lines(), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn plans_are_found_by_the_principal_itself_never_by_another() {
+        let config = config();
+        let mut plans = Plans::new(true);
+        let alice = someone("alice");
+        let first = plans.for_principal(&alice, &config);
+        assert!(
+            Rc::ptr_eq(&first, &plans.for_principal(&alice, &config)),
+            "reused"
+        );
+        assert_eq!(*first, plan(&alice, &config));
+        // An equal principal at another address gets a plan of its own (equal in content).
+        let twin = Rc::new((*alice).clone());
+        let theirs = plans.for_principal(&twin, &config);
+        assert_eq!(*theirs, *first);
+        // More principals than slots, alive together (so some share a slot): each plan names
+        // its own subject, asked in one order and then the other.
+        let many: Vec<_> = (0..4 * Plans::SLOTS)
+            .map(|i| someone(&format!("u{i}")))
+            .collect();
+        let up: Vec<usize> = (0..many.len()).collect();
+        for order in [up.clone(), up.into_iter().rev().collect()] {
+            for i in order {
+                let got = plans.for_principal(&many[i], &config);
+                assert_eq!(subject_of(&got, &config), Some(format!("u{i}")));
+            }
+        }
+        // Off (no token cache): built every time, still right.
+        let mut off = Plans::new(false);
+        let a = off.for_principal(&alice, &config);
+        assert!(!Rc::ptr_eq(&a, &off.for_principal(&alice, &config)));
+        assert_eq!(subject_of(&a, &config).as_deref(), Some("alice"));
+        // The anonymous plan removes the identity headers and sets nothing.
+        let anon = plans.anonymous(&config);
+        assert!(anon.set().is_empty());
+        assert_eq!(anon.remove(), headers_to_remove(&config).as_slice());
+        assert!(Rc::ptr_eq(&anon, &plans.anonymous(&config)));
     }
 
     /// The origin's side of the documented encoding: split on `,`, percent-decode each.

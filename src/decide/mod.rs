@@ -9,7 +9,7 @@
 //! source, the verified-token cache, verification, the deny lists, the DPoP binding, and
 //! each matching rule's scopes, claims and issuers.
 
-use self::forward::HeaderPlan;
+use self::forward::{HeaderPlan, Plans};
 use crate::config::routes::{AuthMode, Rule};
 use crate::config::Config;
 use crate::decide::cache::{Refusal, TokenCache, Verdict as Cached};
@@ -68,11 +68,13 @@ pub trait KeyStore {
     fn fresh_generation(&self, issuer: &str, now: u64) -> Option<u64>;
 }
 
-/// The isolate's per-request memory: verified and refused tokens, DPoP proofs seen.
+/// The isolate's per-request memory: verified and refused tokens, DPoP proofs seen, the
+/// header plans of recent principals.
 #[derive(Debug)]
 pub struct Caches {
     pub tokens: TokenCache,
     pub replay: ReplayCache,
+    pub plans: Plans,
 }
 
 impl Caches {
@@ -81,6 +83,7 @@ impl Caches {
         Caches {
             tokens: TokenCache::new(config.map_or(0, |c| c.token_cache_entries)),
             replay: ReplayCache::new(config.map_or(0, |c| c.dpop_replay_entries)),
+            plans: Plans::new(config.is_some_and(|c| c.token_cache_entries > 0)),
         }
     }
 }
@@ -89,7 +92,10 @@ impl Caches {
 #[derive(Debug)]
 pub enum Verdict {
     /// Forward to `target`, with the header edits (removals first, then sets).
-    Forward { target: String, headers: HeaderPlan },
+    Forward {
+        target: String,
+        headers: Rc<HeaderPlan>,
+    },
     /// Answer at the edge; `log` is the one log line to write, if any.
     Answer {
         response: EdgeResponse,
@@ -159,11 +165,8 @@ pub fn decide(
                 config.token_query_param.as_deref(),
             ),
             headers: match principal {
-                Some(p) => forward::plan(&p, config),
-                None => HeaderPlan {
-                    remove: forward::headers_to_remove(config),
-                    set: Vec::new(),
-                },
+                Some(p) => caches.plans.for_principal(&p, config),
+                None => caches.plans.anonymous(config),
             },
         },
         Ok(Outcome::Io(verdict)) => verdict,

@@ -106,7 +106,7 @@ fn status(verdict: &Verdict) -> u16 {
 fn header<'v>(verdict: &'v Verdict, name: &str) -> Option<&'v str> {
     match verdict {
         Verdict::Forward { headers, .. } => headers
-            .set
+            .set()
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str()),
@@ -151,8 +151,8 @@ fn a_token_is_forwarded_with_its_identity_once_the_keys_are_in_memory() {
         ("x-auth-claims".to_owned(), "e30".to_owned()),
         ("x-other".to_owned(), "kept".to_owned()),
     ];
-    sent.retain(|(n, _)| !headers.remove.iter().any(|r| r.eq_ignore_ascii_case(n)));
-    for (name, value) in &headers.set {
+    sent.retain(|(n, _)| !headers.remove().iter().any(|r| r.eq_ignore_ascii_case(n)));
+    for (name, value) in headers.set() {
         sent.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         sent.push((name.clone(), value.clone()));
     }

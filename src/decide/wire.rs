@@ -13,6 +13,7 @@
 //! a line break anyway would shift every field after it, so it turns the verdict into a
 //! bare 500 instead: nothing is forwarded.
 
+use crate::decide::forward::push_line;
 use crate::decide::{LogLine, Verdict};
 
 /// Encodes `verdict`; `NeedKeys` and `NeedFields` become `S`.
@@ -24,28 +25,19 @@ pub fn encode(verdict: &Verdict) -> String {
 }
 
 fn encode_checked(verdict: &Verdict) -> Option<String> {
-    let mut out = String::with_capacity(512);
-    let line = |out: &mut String, field: &str| -> Option<()> {
-        // memchr on bytes, not a `char`-set pattern: fields are up to a few KB.
-        if field.as_bytes().contains(&b'\n') || field.as_bytes().contains(&b'\r') {
-            return None;
+    let capacity = match verdict {
+        Verdict::Forward { target, headers } => {
+            3 + target.len() + headers.lines().map_or(0, str::len)
         }
-        out.push_str(field);
-        out.push('\n');
-        Some(())
+        _ => 512,
     };
+    let mut out = String::with_capacity(capacity);
+    let line = push_line;
     match verdict {
         Verdict::Forward { target, headers } => {
             line(&mut out, "F")?;
             line(&mut out, target)?;
-            line(&mut out, &headers.remove.len().to_string())?;
-            for name in &headers.remove {
-                line(&mut out, name)?;
-            }
-            for (name, value) in &headers.set {
-                line(&mut out, name)?;
-                line(&mut out, value)?;
-            }
+            out.push_str(headers.lines()?);
         }
         Verdict::Answer { response, log } => {
             let error = matches!(log, Some(LogLine::Error(_)));
@@ -70,15 +62,16 @@ mod tests {
     use crate::decide::forward::HeaderPlan;
     use crate::error::EdgeResponse;
     use crate::keys::freshness::Want;
+    use std::rc::Rc;
 
     #[test]
     fn a_forward_lists_removals_then_sets() {
         let v = Verdict::Forward {
             target: "https://o.test/a?b".into(),
-            headers: HeaderPlan {
-                remove: vec!["x-auth-subject".into(), "authorization".into()],
-                set: vec![("x-auth-subject".into(), "alice".into())],
-            },
+            headers: Rc::new(HeaderPlan::new(
+                vec!["x-auth-subject".into(), "authorization".into()],
+                vec![("x-auth-subject".into(), "alice".into())],
+            )),
         };
         assert_eq!(
             encode(&v),
@@ -125,10 +118,10 @@ mod tests {
     fn a_line_break_in_a_field_never_forwards() {
         let v = Verdict::Forward {
             target: "https://o.test/".into(),
-            headers: HeaderPlan {
-                remove: vec![],
-                set: vec![("x-a".into(), "1\nx-b".into())],
-            },
+            headers: Rc::new(HeaderPlan::new(
+                vec![],
+                vec![("x-a".into(), "1\nx-b".into())],
+            )),
         };
         let encoded = encode(&v);
         assert!(encoded.starts_with("A\n500\n"), "{encoded}");

@@ -292,10 +292,10 @@ async fn try_forward(
 ) -> Result<web_sys::Response, String> {
     let js_err = |e: JsValue| e.as_string().unwrap_or_else(|| format!("{e:?}"));
     let headers = web_sys::Headers::new_with_headers(&req.headers()).map_err(js_err)?;
-    for name in &plan.remove {
+    for name in plan.remove() {
         headers.delete(name).map_err(js_err)?;
     }
-    for (name, value) in &plan.set {
+    for (name, value) in plan.set() {
         headers.set(name, value).map_err(js_err)?;
     }
     let init = web_sys::RequestInit::new();

@@ -33,11 +33,15 @@ impl RequestPath {
         // by dot-segment resolution; bounded by MAX_READINGS.
         let mut next = 0;
         while next < readings.len() {
-            let current = readings[next].clone();
             next += 1;
-            if !current.iter().any(|b| matches!(b, b'%' | b';' | b'\\')) {
+            // Most paths have nothing either transformation changes: no copy for them.
+            if !readings[next - 1]
+                .iter()
+                .any(|b| matches!(b, b'%' | b';' | b'\\'))
+            {
                 continue;
             }
+            let current = readings[next - 1].clone();
             for transformed in [decode_all(&current), strip_parameters(&current)] {
                 let (reading, climbed) = resolve(&transformed);
                 climbs_above_root |= climbed;
