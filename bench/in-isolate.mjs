@@ -37,6 +37,11 @@ const { values: o } = parseArgs({
     // Comma-separated workload ids (see WORKLOADS; "reused" always runs, the passthroughs'
     // row): fewer workloads leave time for more rounds, for a small A/B.
     workloads: { type: "string" },
+    // Each Worker's rounds are spread over this many workerd processes, started afresh in
+    // turn: a process keeps a speed of its own for its lifetime (an A/A run of one build
+    // against itself, one process each, differed by a median 5.5 µs on the 401 row, 28 of
+    // 30 rounds one way), so one process per build would mistake that for the builds'.
+    processes: { type: "string" },
   },
 });
 const QUICK = o.quick;
@@ -45,6 +50,7 @@ const QUICK = o.quick;
 const ROUNDS = Number(o.rounds ?? (QUICK ? 6 : 15));
 const N_FAST = Number(o["n-fast"] ?? (QUICK ? 5000 : 12000)); // reused / none / bad: cheap requests
 const N_FRESH = Number(o["n-fresh"] ?? (QUICK ? 700 : 2000)); // never-seen tokens: a signature check each
+const PROCESSES = Math.min(ROUNDS, Number(o.processes ?? (QUICK ? 2 : 3)));
 const BATCH_TIMEOUT_MS = 120_000;
 const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 const date = new Date().toISOString().slice(0, 10);
@@ -56,7 +62,7 @@ function die(msg, next, w) {
   console.error(`in-isolate: ${msg}${next ? `\n  ${next}` : ""}`);
   process.exit(1);
 }
-for (const [k, v] of Object.entries({ ROUNDS, N_FAST, N_FRESH }))
+for (const [k, v] of Object.entries({ ROUNDS, N_FAST, N_FRESH, PROCESSES }))
   if (!Number.isInteger(v) || v < 1) die(`${k} must be a positive integer, got ${v}`);
 
 // ------------------------------------------------------------------ workloads and Workers
@@ -211,18 +217,28 @@ async function batch(w, wl, slice) {
 }
 
 const runs = [];
-try {
+/** Starts a workerd for every Worker and warms it up (JWKS fetched and cached, V8 tiered up). */
+async function startAll(generation) {
   for (const w of workers) {
-    log(`starting workerd for ${w.label} (${w.entry})`);
+    log(`starting workerd ${generation + 1}/${PROCESSES} for ${w.label} (${w.entry})`);
     await start(w);
   }
-  // Warm-up: JWKS fetched and cached, V8 tiered up; fresh workloads use their slice 0.
+  // Fresh workloads warm up on their slice 0.
   for (const w of workers)
     for (const wl of WORKLOADS.filter((l) => w.workloads.includes(l.id))) {
       const r = await batch(w, wl, 0);
       log(`warm-up ${w.label} / ${wl.label}: ${r.us.toFixed(1)} µs per request, ${r.jwks} JWKS fetches`);
     }
+}
+const stopAll = () => Promise.all(workers.map((w) => w.mf?.dispose().catch(() => {})));
+try {
   for (let round = 1; round <= ROUNDS; round++) {
+    // Process generation g serves rounds (g*ROUNDS/PROCESSES, (g+1)*ROUNDS/PROCESSES].
+    const generation = Math.floor(((round - 1) * PROCESSES) / ROUNDS);
+    if (round === 1 || generation !== Math.floor(((round - 2) * PROCESSES) / ROUNDS)) {
+      await stopAll();
+      await startAll(generation);
+    }
     log(`round ${round}/${ROUNDS}`);
     // rotate the order so no Worker always runs first (or right after the same neighbour)
     const order = workers.map((_, i) => workers[(i + round) % workers.length]);
@@ -230,11 +246,11 @@ try {
       for (const w of order) {
         if (!w.workloads.includes(wl.id)) continue;
         const r = await batch(w, wl, round);
-        runs.push({ round, worker: w.id, workload: wl.id, n: wl.n, ...r });
+        runs.push({ round, process: generation + 1, worker: w.id, workload: wl.id, n: wl.n, ...r });
       }
   }
 } finally {
-  await Promise.all(workers.map((w) => w.mf?.dispose().catch(() => {})));
+  await stopAll();
 }
 
 // ------------------------------------------------------------------ report
@@ -272,7 +288,7 @@ const table = (f) => {
 const L = [
   `# In-isolate benchmark, ${date}`,
   "",
-  `workerd CPU per request (all its threads, user + system), µs, best of ${ROUNDS} interleaved rounds; each Worker in its own workerd isolate, called by bench/in-isolate/driver.mjs; fetch replaced by in-memory JWKS and a canned 1 KiB 200. Batches: ${N_FAST} requests (reused, no token, bad signature), ${N_FRESH} never-seen tokens (fresh ones every round). Lower is better.`,
+  `workerd CPU per request (all its threads, user + system), µs, best of ${ROUNDS} interleaved rounds; each Worker in its own workerd isolate (${PROCESSES} workerd processes in turn, started afresh), called by bench/in-isolate/driver.mjs; fetch replaced by in-memory JWKS and a canned 1 KiB 200. Batches: ${N_FAST} requests (reused, no token, bad signature), ${N_FRESH} never-seen tokens (fresh ones every round). Lower is better.`,
   "",
   ...table(fmt),
   "",
@@ -284,21 +300,29 @@ const L = [
   ...(o.candidate ? [`Candidate: ${o.candidate}.`] : []),
   "Passthroughs ignore tokens, so they run only the reused-token workload. Only differences and ratios within one run mean anything.",
 ];
-/** The A/B: candidate minus edgeguard, best against best and per round (the two ran in the same round). */
+/**
+ * The A/B: candidate minus edgeguard, best against best, per round (the two ran in the same
+ * round) and per process pair (median of each one's rounds in that process generation): a
+ * process's own speed moves all its rounds together, so the count of process pairs is the one
+ * that an A/A run keeps near half.
+ */
 function abTable() {
   const head = [
     `A/B, ${o["candidate-label"]} minus edgeguard, µs per request (negative: the candidate is cheaper):`,
     "",
-    "| workload | best vs best | median of per-round differences | rounds the candidate was cheaper |",
-    "| --- | ---: | ---: | ---: |",
+    "| workload | best vs best | median of per-round differences | rounds the candidate was cheaper | process pairs the candidate was cheaper |",
+    "| --- | ---: | ---: | ---: | ---: |",
   ];
   return head.concat(
     WORKLOADS.map((l) => {
       const at = (w, round) => runs.find((r) => r.worker === w && r.workload === l.id && r.round === round)?.us;
       const d = [];
       for (let round = 1; round <= ROUNDS; round++) d.push(at("candidate", round) - at("edgeguard", round));
+      const inProcess = (w, g) => median(runs.filter((r) => r.worker === w && r.workload === l.id && r.process === g).map((r) => r.us));
+      const p = [];
+      for (let g = 1; g <= PROCESSES; g++) p.push(inProcess("candidate", g) - inProcess("edgeguard", g));
       const sign = (x) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`;
-      return `| ${l.label} | ${sign(best("candidate", l.id) - best("edgeguard", l.id))} | ${sign(median(d))} | ${d.filter((x) => x < 0).length} of ${d.length} |`;
+      return `| ${l.label} | ${sign(best("candidate", l.id) - best("edgeguard", l.id))} | ${sign(median(d))} | ${d.filter((x) => x < 0).length} of ${d.length} | ${p.filter((x) => x < 0).length} of ${p.length} (median ${sign(median(p))}) |`;
     }),
   );
 }
@@ -354,7 +378,7 @@ const name = join(outDir, `in-isolate-${date}`);
 const summary = Object.fromEntries(
   workers.map((w) => [w.id, Object.fromEntries(w.workloads.map((l) => [l, { best_us: best(w.id, l), median_us: median(runs.filter((r) => r.worker === w.id && r.workload === l).map((r) => r.us)) }]))]),
 );
-const json = { date, quick: QUICK, stat_over_schedstat: clockRatio, rounds: ROUNDS, n_fast: N_FAST, n_fresh: N_FRESH, clk_tck: CLK_TCK, versions, commit: git("rev-parse", "HEAD"), workers: workers.map(({ id, label, entry, isClass }) => ({ id, label, entry: entry.startsWith(root) ? entry.slice(root.length + 1) : entry, is_class: isClass })), workloads: WORKLOADS, summary, runs };
+const json = { date, quick: QUICK, stat_over_schedstat: clockRatio, rounds: ROUNDS, processes: PROCESSES, n_fast: N_FAST, n_fresh: N_FRESH, clk_tck: CLK_TCK, versions, commit: git("rev-parse", "HEAD"), workers: workers.map(({ id, label, entry, isClass }) => ({ id, label, entry: entry.startsWith(root) ? entry.slice(root.length + 1) : entry, is_class: isClass })), workloads: WORKLOADS, summary, runs };
 writeFileSync(`${name}.md`, md);
 writeFileSync(`${name}.json`, JSON.stringify(json, null, 2) + "\n");
 writeFileSync(`${name}.svg`, svg());

@@ -5,8 +5,10 @@
 // busiest functions; writes the profile for DevTools.
 //
 //   EDGEGUARD_KEEP_WASM_NAMES=1 EDGEGUARD_OUT_DIR=.work/names scripts/build.sh
-//   node --experimental-websocket bench/probes/profile-cache-hit.mjs .work/names
+//   node --experimental-websocket bench/probes/profile-cache-hit.mjs .work/names [none]
 //
+// A second argument names another of the driver's workloads (`none`: the 401 for a missing
+// token).
 // Names need a build that keeps them (above); the profile goes to .work/profile/.
 import { Miniflare, Log, LogLevel } from "miniflare";
 import { execFileSync } from "node:child_process";
@@ -24,6 +26,7 @@ const jwks = {};
 for (const { jwks_uri } of JSON.parse(issuers)) jwks[jwks_uri] = readFileSync(join(work, "mint", "www", new URL(jwks_uri).pathname), "utf8");
 const reused = readFileSync(join(work, "mint", "tokens", "rs256-1.txt"), "utf8").split("\n").filter(Boolean);
 const entryDir = resolve(process.argv[2] || join(root, "build"));
+const workload = process.argv[3] || "reused";
 copyFileSync(join(here, "in-isolate", "driver.mjs"), join(work, "iso", "driver.mjs"));
 for (const f of readdirSync(entryDir)) if (f === "index.js" || f.endsWith(".wasm")) copyFileSync(join(entryDir, f), join(work, "iso", "target", f));
 const mf = new Miniflare({
@@ -41,7 +44,7 @@ setTimeout(() => {
 }, 240_000).unref();
 const post = async (path, body) => JSON.parse(await (await mf.dispatchFetch(`http://driver.bench${path}`, { method: "POST", body })).text());
 await post("/load", JSON.stringify({ jwks, tokens: { reused } }));
-for (let i = 0; i < 3; i++) await post("/batch?workload=reused&n=5000&offset=0");
+for (let i = 0; i < 3; i++) await post(`/batch?workload=${workload}&n=5000&offset=0`);
 const targets = await (await fetch("http://127.0.0.1:9339/json")).json();
 const t = targets.find((x) => /driver/.test(x.title ?? x.id)) ?? targets[0];
 const ws = new WebSocket(t.webSocketDebuggerUrl);
@@ -53,12 +56,12 @@ await call("Profiler.enable");
 await call("Profiler.setSamplingInterval", { interval: 50 });
 await call("Profiler.start");
 const N = 20000;
-await post(`/batch?workload=reused&n=${N}&offset=0`);
+await post(`/batch?workload=${workload}&n=${N}&offset=0`);
 const { result } = await call("Profiler.stop");
 ws.close();
 await mf.dispose();
 const p = result.profile;
-writeFileSync(join(work, "cache-hit.cpuprofile"), JSON.stringify(p));
+writeFileSync(join(work, `${workload}.cpuprofile`), JSON.stringify(p));
 const byId = new Map(p.nodes.map((n) => [n.id, n]));
 const cnt = new Map();
 for (const s of p.samples) cnt.set(s, (cnt.get(s) || 0) + 1);
@@ -87,4 +90,4 @@ console.log(`${total} samples (50 µs interval), self time:`);
 for (const [k, v] of [...parts].sort((a, b) => b[1] - a[1])) console.log(`${pct(v)}  ${k}`);
 console.log("busiest functions:");
 for (const [k, v] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`${pct(v)}  ${k.slice(0, 110)}`);
-console.log(`profile: ${join(work, "cache-hit.cpuprofile")}`);
+console.log(`profile: ${join(work, `${workload}.cpuprofile`)}`);
