@@ -7,8 +7,9 @@ import { apply } from "./apply.mjs";
 
 // Which optional fields to read (src/decide/request.rs, `fields`); -1 until the configuration is
 // loaded, and then every request takes the async path, which loads it.
-const COOKIE = 1, OVERRIDES = 2, CORS = 4;
+const COOKIE = 1, OVERRIDES = 2, CORS = 4, TOKEN_HEADER = 8;
 let need = -1;
+let tokenHeader = ""; // the header TOKEN_HEADER names, read with the mask
 
 const io = {
   // Called as a plain function: the runtime's fetch refuses another `this`.
@@ -19,7 +20,10 @@ const io = {
 
 export default {
   fetch(request, env, ctx) {
-    if (need < 0) need = wasm.requestFields();
+    if (need < 0) {
+      need = wasm.requestFields();
+      tokenHeader = wasm.tokenHeaderName();
+    }
     const h = request.headers;
     const f = need < 0 ? 0 : need;
     const verdict = wasm.decideRequest(
@@ -34,6 +38,7 @@ export default {
       f & OVERRIDES ? h.get("x-method-override") : null,
       f & CORS ? h.get("origin") : null,
       f & CORS ? h.get("access-control-request-method") : null,
+      f & TOKEN_HEADER ? h.get(tokenHeader) : null,
       Date.now(),
     );
     return apply(verdict, request, env, ctx, io);

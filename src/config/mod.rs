@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use url::{Host, Url};
 
 /// Names of every `[vars]` entry read by the gateway (the glue reads exactly these).
-pub const VAR_NAMES: [&str; 30] = [
+pub const VAR_NAMES: [&str; 31] = [
     "ORIGIN",
     "AUTH_REALM",
     "LEEWAY_SECONDS",
@@ -44,6 +44,7 @@ pub const VAR_NAMES: [&str; 30] = [
     "CLAIM_HEADERS",
     "TOKEN_COOKIE",
     "TOKEN_QUERY_PARAM",
+    "TOKEN_HEADER",
     "CORS_PREFLIGHT",
     "DENY_JTI",
     "DENY_SUB",
@@ -51,6 +52,17 @@ pub const VAR_NAMES: [&str; 30] = [
     "DPOP_MAX_AGE_SECONDS",
     "DPOP_REPLAY_ENTRIES",
 ];
+
+/// `TOKEN_HEADER`: one more header the token may come in (Cloudflare Access's
+/// `Cf-Access-Jwt-Assertion`, an API's `X-Api-Token: Token <jwt>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenHeader {
+    /// Lower case (the runtime's `Headers` reads any case).
+    pub name: String,
+    /// A word the value starts with (compared case-insensitively), then whitespace and the
+    /// token; `None`: the value is the token alone.
+    pub prefix: Option<String>,
+}
 
 /// A `[vars]` value as the Worker receives it: wrangler hands wrangler.toml's values over as
 /// JS values, and the parser reads text. The Worker (`edge`) and `edgeguard-check` (reading
@@ -190,6 +202,7 @@ pub struct Config {
     pub claim_headers: Vec<(String, Vec<String>)>,
     pub token_cookie: Option<String>,
     pub token_query_param: Option<String>,
+    pub token_header: Option<TokenHeader>,
     pub cors_preflight: bool,
     pub deny_jti: Vec<String>,
     pub deny_sub: Vec<String>,
@@ -278,6 +291,7 @@ impl Config {
             Issuers::Text(raw) => parse_issuers(raw, max_issuers.map(|n| n as usize), &mut e),
             Issuers::Unchecked => Vec::new(),
         };
+        let token_header = e.take(v.token_header(identity.as_ref(), &claim_headers));
         let config = Config {
             issuers,
             origin,
@@ -313,6 +327,7 @@ impl Config {
             claim_headers,
             token_cookie: e.take(v.token_name("TOKEN_COOKIE")),
             token_query_param: e.take(v.token_name("TOKEN_QUERY_PARAM")),
+            token_header,
             cors_preflight: e.take(v.boolean("CORS_PREFLIGHT", false)),
             deny_jti: e.take(v.string_list("DENY_JTI")),
             deny_sub: e.take(v.string_list("DENY_SUB")),
@@ -405,6 +420,57 @@ impl Vars<'_> {
                 "must be letters, digits, '-', '_' or '.'",
             )),
         }
+    }
+
+    /// `TOKEN_HEADER`: `Name` (the header's value is the token) or `Name: Prefix` (the value
+    /// is the prefix, whitespace, then the token).
+    fn token_header(
+        &self,
+        identity: Option<&HeaderNames>,
+        claim_headers: &[(String, Vec<String>)],
+    ) -> Result<Option<TokenHeader>, ConfigError> {
+        const VAR: &str = "TOKEN_HEADER";
+        let Some(raw) = self.get(VAR) else {
+            return Ok(None);
+        };
+        let (name, prefix) = match raw.split_once(':') {
+            Some((name, prefix)) => (name.trim(), Some(prefix.trim())),
+            None => (raw.trim(), None),
+        };
+        if name.is_empty() {
+            return Err(ConfigError::new(
+                VAR,
+                "must name a header: `Name` or `Name: Prefix`",
+            ));
+        }
+        let name = Vars(&HashMap::from([(VAR.to_owned(), name.to_owned())]))
+            .header_name(VAR, "")?
+            .to_ascii_lowercase();
+        // DPoP proofs have their own header; the identity and claim headers are the
+        // gateway's own, removed from every request before it reaches the origin.
+        let mut ours = identity
+            .into_iter()
+            .flat_map(|h| [&h.subject, &h.issuer, &h.claims])
+            .chain(claim_headers.iter().map(|(h, _)| h));
+        if name == "dpop" || ours.any(|h: &String| h.eq_ignore_ascii_case(&name)) {
+            return Err(ConfigError::new(
+                VAR,
+                "must not name the DPoP header or a header the gateway sets",
+            ));
+        }
+        let prefix = match prefix {
+            None => None,
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_graphic()) => {
+                Some(p.to_owned())
+            }
+            Some(_) => {
+                return Err(ConfigError::new(
+                    VAR,
+                    "the prefix after `:` must be one word of printable ASCII (e.g. `Token`)",
+                ))
+            }
+        };
+        Ok(Some(TokenHeader { name, prefix }))
     }
 
     fn claim_headers(

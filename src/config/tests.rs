@@ -361,3 +361,47 @@ fn var_values_read_as_the_worker_reads_them() {
         r#"{"a":[1,2,2.5,true,"x"],"b":{"c":600}}"#
     );
 }
+
+#[test]
+fn token_header_is_a_header_name_with_an_optional_prefix() {
+    let parse = |v: &str| Config::parse(Some(ONE), &vars(&[("TOKEN_HEADER", v)]));
+    let th_or_none = |v: &str| parse(v).expect(v).token_header;
+    let th = |v: &str| th_or_none(v).expect("configured");
+    let access = th("Cf-Access-Jwt-Assertion");
+    assert_eq!(access.name, "cf-access-jwt-assertion");
+    assert_eq!(access.prefix, None);
+    let api = th(" X-Api-Token :  Token ");
+    assert_eq!(api.name, "x-api-token");
+    assert_eq!(api.prefix.as_deref(), Some("Token"));
+    assert_eq!(
+        Config::parse(Some(ONE), &vars(&[])).unwrap().token_header,
+        None
+    );
+    // Empty is unset, as for every var.
+    assert_eq!(th_or_none(""), None);
+    for bad in [
+        ": Token",
+        "X Bad",
+        "Authorization",
+        "cookie",
+        "DPoP",
+        "X-Auth-Subject",
+        "x-auth-claims: Bearer",
+        "X-Token:",
+        "X-Token: two words",
+        "X-Token: Tok\u{e9}n",
+    ] {
+        let e = parse(bad).unwrap_err();
+        assert_eq!(e.field, "TOKEN_HEADER", "{bad:?}: {e:?}");
+    }
+    // A claim header the gateway sets cannot be where tokens come from either.
+    let e = Config::parse(
+        Some(ONE),
+        &vars(&[
+            ("CLAIM_HEADERS", r#"{"X-Org": "org"}"#),
+            ("TOKEN_HEADER", "x-org"),
+        ]),
+    )
+    .unwrap_err();
+    assert_eq!(e.field, "TOKEN_HEADER");
+}

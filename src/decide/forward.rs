@@ -95,13 +95,15 @@ pub fn push_line(out: &mut String, field: &str) -> Option<()> {
 }
 
 /// Headers that must never arrive from the client: the identity headers (so a client can
-/// never claim an identity) and, when configured, `Authorization`.
+/// never claim an identity) and, when configured, the credentials (`Authorization` and the
+/// `TOKEN_HEADER`).
 pub fn headers_to_remove(config: &Config) -> Vec<String> {
     let h = &config.headers;
     let mut remove = vec![h.subject.clone(), h.issuer.clone(), h.claims.clone()];
     remove.extend(config.claim_headers.iter().map(|(name, _)| name.clone()));
     if config.strip_authorization {
         remove.push("authorization".to_owned());
+        remove.extend(config.token_header.iter().map(|t| t.name.clone()));
     }
     remove
 }

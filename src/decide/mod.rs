@@ -39,6 +39,9 @@ pub fn fields_needed(config: &Config) -> u32 {
     if config.token_cookie.is_some() {
         need |= fields::COOKIE;
     }
+    if config.token_header.is_some() {
+        need |= fields::TOKEN_HEADER;
+    }
     if routes::names_methods(&config.routes, &config.default_route) {
         need |= fields::METHOD_OVERRIDES;
     }
@@ -246,6 +249,10 @@ fn authorize<'c>(
         authorization: parts.authorization,
         cookie: parts.cookie,
         query: url.query,
+        token_header: config
+            .token_header
+            .as_ref()
+            .and_then(|h| Some((parts.token_header?, h.prefix.as_deref()))),
     };
     let (token, scheme) = match find_token_with_scheme(
         &offered,

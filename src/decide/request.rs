@@ -11,8 +11,10 @@ pub mod fields {
     pub const METHOD_OVERRIDES: u32 = 2;
     /// `Origin` and `Access-Control-Request-Method` (CORS preflight is enabled).
     pub const CORS: u32 = 4;
+    /// The header `TOKEN_HEADER` names.
+    pub const TOKEN_HEADER: u32 = 8;
     /// Every optional field (the async path reads them all).
-    pub const ALL: u32 = COOKIE | METHOD_OVERRIDES | CORS;
+    pub const ALL: u32 = COOKIE | METHOD_OVERRIDES | CORS | TOKEN_HEADER;
 }
 
 /// What the decision reads of a request, as the runtime reports it (header values with
@@ -32,6 +34,8 @@ pub struct RequestParts<'a> {
     pub method_overrides: [Option<&'a str>; 3],
     pub origin: Option<&'a str>,
     pub access_control_request_method: Option<&'a str>,
+    /// The value of the header `TOKEN_HEADER` names.
+    pub token_header: Option<&'a str>,
 }
 
 /// The runtime's request URL, split (a WHATWG serialisation: lower-case scheme and host,

@@ -395,3 +395,49 @@ fn request_urls_split_into_origin_path_and_query() {
     assert_eq!(split("https:///path"), None);
     assert_eq!(split("/relative"), None);
 }
+
+#[test]
+fn a_token_header_is_read_only_when_configured_and_then_always() {
+    let config = config_with(&[("TOKEN_HEADER", "Cf-Access-Jwt-Assertion")]);
+    let need = fields_needed(&config);
+    assert_eq!(need, fields::TOKEN_HEADER);
+    let store = Store::fixture();
+    let mut caches = Caches::for_config(Some(&config));
+    let token = RS256.trim();
+    // Not read: the decision asks for it instead of deciding without it.
+    let unread = RequestParts {
+        token_header: Some(token),
+        ..get(URL, None)
+    };
+    assert!(matches!(
+        decide(&unread, &config, FIXTURE_NOW, &mut caches, &store),
+        Verdict::NeedFields
+    ));
+    let read = RequestParts {
+        fields: need,
+        ..unread
+    };
+    let verdict = decide(&read, &config, FIXTURE_NOW, &mut caches, &store);
+    assert_eq!(status(&verdict), 0, "{verdict:?}");
+    assert!(header(&verdict, "x-auth-subject").is_some());
+    // Absent, or beside an Authorization token: 401 missing, 400 several.
+    let absent = RequestParts {
+        token_header: None,
+        ..read
+    };
+    assert_eq!(status_of(&absent, &config, &mut caches, &store), 401);
+    let bearer = bearer(token);
+    let twice = RequestParts {
+        authorization: Some(&bearer),
+        ..read
+    };
+    assert_eq!(status_of(&twice, &config, &mut caches, &store), 400);
+    // Without TOKEN_HEADER, a value handed in (the async path reads every field) is no token.
+    let plain = config_with(&[]);
+    let mut caches = Caches::for_config(Some(&plain));
+    let ignored = RequestParts {
+        fields: fields::ALL,
+        ..read
+    };
+    assert_eq!(status_of(&ignored, &plain, &mut caches, &store), 401);
+}

@@ -93,6 +93,18 @@ pub fn request_fields() -> i32 {
     }
 }
 
+/// The header `TOKEN_HEADER` names (lower case), for the JS entry to read; `""` when none
+/// is configured or the configuration is not loaded.
+#[wasm_bindgen(js_name = tokenHeaderName)]
+pub fn token_header_name() -> String {
+    CONFIG
+        .with(|c| match &*c.borrow() {
+            Some(Ok(config)) => config.token_header.as_ref().map(|h| h.name.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
 /// The synchronous decision for one request (see the module comment). `fields` says which
 /// of the optional arguments were read; `now_ms` is the runtime clock.
 #[allow(
@@ -112,6 +124,7 @@ pub fn decide_request(
     override_3: Option<String>,
     origin: Option<String>,
     access_control_request_method: Option<String>,
+    token_header: Option<String>,
     now_ms: f64,
 ) -> String {
     install_panic_hook();
@@ -134,6 +147,7 @@ pub fn decide_request(
         ],
         origin: origin.as_deref(),
         access_control_request_method: access_control_request_method.as_deref(),
+        token_header: token_header.as_deref(),
     };
     let now = (now_ms / 1000.0) as u64;
     let verdict =
@@ -213,6 +227,7 @@ async fn serve(
     let (authorization, dpop, cookie) = (header("authorization"), header("dpop"), header("cookie"));
     let overrides = METHOD_OVERRIDE_HEADERS.map(header);
     let (origin, acrm) = (header("origin"), header("access-control-request-method"));
+    let token_header = config.token_header.as_ref().and_then(|h| header(&h.name));
     let parts = RequestParts {
         method: &method,
         url: &url,
@@ -227,6 +242,7 @@ async fn serve(
         ],
         origin: origin.as_deref(),
         access_control_request_method: acrm.as_deref(),
+        token_header: token_header.as_deref(),
     };
     let now = now_secs();
     let mut fetched = Fetched {

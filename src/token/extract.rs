@@ -88,6 +88,8 @@ fn scheme_of(name: &str) -> Option<Scheme> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Header,
+    /// The configured `TOKEN_HEADER`.
+    TokenHeader,
     Cookie,
     Query,
 }
@@ -99,10 +101,13 @@ pub struct Offered<'a> {
     pub cookie: Option<&'a str>,
     /// The raw query string, without `?`.
     pub query: Option<&'a str>,
+    /// The value of the configured token header (`TOKEN_HEADER`) and the prefix it must
+    /// carry, when one is configured and the request has it.
+    pub token_header: Option<(&'a str, Option<&'a str>)>,
 }
 
-/// Finds the one token of a request among the enabled sources (the header always; a
-/// cookie and a query parameter when named). A token in more than one place, or twice in
+/// Finds the one token of a request among the enabled sources (`Authorization` always; a
+/// named header, a cookie and a query parameter when configured). A token in more than one place, or twice in
 /// one place, is refused (RFC 6750 §2); so is an RFC 6750 `access_token` parameter next to
 /// a header token even when query tokens are not enabled.
 pub fn find_token<'a>(
@@ -132,6 +137,11 @@ pub fn find_token_with_scheme<'a>(
         Err(ExtractError::Missing) => {}
         Err(e) => return Err(e),
     }
+    if let Some((value, prefix)) = offered.token_header {
+        if let Some(t) = named_header_token(value, prefix)? {
+            push((t, Source::TokenHeader, Scheme::Bearer));
+        }
+    }
     if let Some(name) = cookie_name {
         if let Some(t) = single(cookie_values(offered.cookie, name))? {
             push((t, Source::Cookie, Scheme::Bearer));
@@ -154,6 +164,31 @@ pub fn find_token_with_scheme<'a>(
         (0, _) => Err(ExtractError::Missing),
         _ => Err(ExtractError::Multiple),
     }
+}
+
+/// The token in a `TOKEN_HEADER` value: the value itself, or what follows `prefix` (a word,
+/// compared case-insensitively, then whitespace). Another prefix is no token of ours; a
+/// comma or whitespace in the token means several values (a repeated header), refused.
+fn named_header_token<'a>(
+    value: &'a str,
+    prefix: Option<&str>,
+) -> Result<Option<&'a str>, ExtractError> {
+    let value = trim_ows(value);
+    let token = match prefix {
+        None => value,
+        Some(prefix) => match split_scheme(value) {
+            (word, rest) if word.eq_ignore_ascii_case(prefix) => trim_ows(rest),
+            _ if value.as_bytes().contains(&b',') => return Err(ExtractError::Multiple),
+            _ => return Ok(None),
+        },
+    };
+    if token.is_empty() {
+        return Ok(None);
+    }
+    if has_comma_or_ows(token) {
+        return Err(ExtractError::Multiple);
+    }
+    Ok(Some(token))
 }
 
 fn single<'a>(mut values: impl Iterator<Item = &'a str>) -> Result<Option<&'a str>, ExtractError> {
@@ -244,6 +279,87 @@ fn trim_ows(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_named_header_gives_its_token_bare_or_after_its_prefix() {
+        let named = |value: &'static str, prefix: Option<&'static str>| {
+            let o = Offered {
+                token_header: Some((value, prefix)),
+                ..Offered::default()
+            };
+            find_token(&o, None, None)
+        };
+        let from = |t| Ok((t, Source::TokenHeader));
+        assert_eq!(named("a.b.c", None), from("a.b.c"));
+        assert_eq!(named("  a.b.c\t", None), from("a.b.c"));
+        assert_eq!(named("Token a.b.c", Some("Token")), from("a.b.c"));
+        assert_eq!(named("token   a.b.c ", Some("Token")), from("a.b.c"));
+        // Another prefix, or none where one is configured: no token of ours.
+        for (value, prefix) in [
+            ("Bearer a.b.c", Some("Token")),
+            ("a.b.c", Some("Token")),
+            ("", None),
+            ("  ", None),
+            ("Token", Some("Token")),
+            ("Token  ", Some("Token")),
+        ] {
+            assert_eq!(
+                named(value, prefix),
+                Err(ExtractError::Missing),
+                "{value:?}"
+            );
+        }
+        // Several values (a repeated header is joined with ", "), or words: refused.
+        for (value, prefix) in [
+            ("a.b.c, d.e.f", None),
+            ("a.b.c d.e.f", None),
+            ("Bearer a.b.c", None),
+            ("Token a.b.c, Token d.e.f", Some("Token")),
+            ("Other x, Token a.b.c", Some("Token")),
+            ("Token a.b.c d", Some("Token")),
+        ] {
+            assert_eq!(
+                named(value, prefix),
+                Err(ExtractError::Multiple),
+                "{value:?}"
+            );
+        }
+        // With a token anywhere else too: refused, whichever place.
+        let base = Offered {
+            token_header: Some(("a.b.c", None)),
+            ..Offered::default()
+        };
+        let elsewhere = [
+            (
+                Offered {
+                    authorization: Some("Bearer a.b.c"),
+                    ..base
+                },
+                None,
+            ),
+            (
+                Offered {
+                    cookie: Some("at=a.b.c"),
+                    ..base
+                },
+                Some("at"),
+            ),
+            (
+                Offered {
+                    query: Some("access_token=a.b.c"),
+                    ..base
+                },
+                None,
+            ),
+        ];
+        for (o, cookie) in elsewhere {
+            assert_eq!(
+                find_token(&o, cookie, None),
+                Err(ExtractError::Multiple),
+                "{o:?}"
+            );
+        }
+    }
 
     #[test]
     fn the_one_scan_reading_agrees_with_the_general_one() {
@@ -355,6 +471,7 @@ mod tests {
             authorization,
             cookie,
             query,
+            token_header: None,
         }
     }
 
