@@ -14,7 +14,7 @@
 #
 # Environment:
 #   EDGEGUARD_FEATURES  opt-in cargo features, comma or space separated (default: none).
-#                       Known: extra-curves (ES384, ES256K). `wrangler deploy` builds with
+#                       Known: extra-curves (ES384, ES512, ES256K). `wrangler deploy` builds with
 #                       it too: `EDGEGUARD_FEATURES=extra-curves npx wrangler deploy`.
 #                       The build writes the list to build/.edgeguard-features.
 #   EDGEGUARD_OUT_DIR   output directory instead of build/ (a second build for tests;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The end-to-end tests that depend on the opt-in extra-curves feature (ES384, ES256K), run
+# The end-to-end tests that depend on the opt-in extra-curves feature (ES384, ES512, ES256K), run
 # against a Worker built with it: `EDGEGUARD_FEATURES=extra-curves scripts/build.sh` into
 # target/build-extra-curves (EDGEGUARD_OUT_DIR; build/ keeps the default build), then
 # scripts/e2e.sh on the files that ask for the feature (`hasFeature("extra-curves")`).
@@ -15,7 +15,7 @@ cd "$EG_ROOT"
 OUT="target/build-extra-curves"
 mapfile -t files < <(grep -l 'hasFeature("extra-curves")' tests/e2e/*.test.mjs)
 [ "${#files[@]}" -gt 0 ] || eg_die "no tests/e2e file asks for hasFeature(\"extra-curves\")" \
-  "The ES384/ES256K e2e tests (15-extra-algorithms, 18-claims-and-signatures) read the build's features with it; restore them."
+  "The ES384/ES512/ES256K e2e tests (15-extra-algorithms, 18-claims-and-signatures) read the build's features with it; restore them."
 EDGEGUARD_FEATURES=extra-curves EDGEGUARD_OUT_DIR="$OUT" ./scripts/build.sh "$@"
 [ "$(cat "$OUT/.edgeguard-features")" = extra-curves ] ||
   eg_die "$OUT/.edgeguard-features does not say extra-curves" "Rerun: scripts/e2e-extra-curves.sh"

@@ -154,7 +154,7 @@ eg_strip_wasm_names() { EDGEGUARD_KEEP_WASM_NAMES=0 eg_wasm_opt "$1"; }
 
 # The opt-in cargo features of the Worker (Cargo.toml [features], off by default), selected
 # for scripts/build.sh by EDGEGUARD_FEATURES: comma or space separated names, e.g.
-# `EDGEGUARD_FEATURES=extra-curves ./scripts/build.sh` (ES384 and ES256K).
+# `EDGEGUARD_FEATURES=extra-curves ./scripts/build.sh` (ES384, ES512 and ES256K).
 EG_OPTIONAL_FEATURES=(extra-curves)
 
 # The features EDGEGUARD_FEATURES names, checked, deduplicated and in EG_OPTIONAL_FEATURES'

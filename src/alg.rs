@@ -19,6 +19,7 @@ pub enum Alg {
     Ps512,
     Es256,
     Es384,
+    Es512,
     Es256k,
     EdDsa,
     Hs256,
@@ -32,6 +33,7 @@ pub enum KeyFamily {
     Rsa,
     P256,
     P384,
+    P521,
     Secp256k1,
     Ed25519,
     /// A shared secret from configuration, never from a JWKS.
@@ -39,7 +41,7 @@ pub enum KeyFamily {
 }
 
 impl Alg {
-    pub const ALL: [Alg; 13] = [
+    pub const ALL: [Alg; 14] = [
         Alg::Rs256,
         Alg::Rs384,
         Alg::Rs512,
@@ -48,6 +50,7 @@ impl Alg {
         Alg::Ps512,
         Alg::Es256,
         Alg::Es384,
+        Alg::Es512,
         Alg::Es256k,
         Alg::EdDsa,
         Alg::Hs256,
@@ -82,6 +85,7 @@ impl Alg {
             Alg::Ps512 => "PS512",
             Alg::Es256 => "ES256",
             Alg::Es384 => "ES384",
+            Alg::Es512 => "ES512",
             Alg::Es256k => "ES256K",
             Alg::EdDsa => "EdDSA",
             Alg::Hs256 => "HS256",
@@ -90,13 +94,13 @@ impl Alg {
         }
     }
 
-    /// The opt-in build feature the algorithm needs, if any: `extra-curves` for ES384 and
-    /// ES256K (scripts/build.sh enables it from `EDGEGUARD_FEATURES`).
+    /// The opt-in build feature the algorithm needs, if any: `extra-curves` for ES384, ES512
+    /// and ES256K (scripts/build.sh enables it from `EDGEGUARD_FEATURES`).
     pub fn feature(self) -> Option<&'static str> {
-        matches!(self, Alg::Es384 | Alg::Es256k).then_some("extra-curves")
+        matches!(self, Alg::Es384 | Alg::Es512 | Alg::Es256k).then_some("extra-curves")
     }
 
-    /// Whether this build can verify the algorithm (ES384/ES256K need `extra-curves`).
+    /// Whether this build can verify the algorithm (ES384/ES512/ES256K need `extra-curves`).
     pub fn compiled_in(self) -> bool {
         cfg!(feature = "extra-curves") || self.feature().is_none()
     }
@@ -108,6 +112,7 @@ impl Alg {
             }
             Alg::Es256 => KeyFamily::P256,
             Alg::Es384 => KeyFamily::P384,
+            Alg::Es512 => KeyFamily::P521,
             Alg::Es256k => KeyFamily::Secp256k1,
             Alg::EdDsa => KeyFamily::Ed25519,
             Alg::Hs256 | Alg::Hs384 | Alg::Hs512 => KeyFamily::Hmac,
@@ -125,7 +130,7 @@ impl Alg {
 }
 
 /// The algorithms a proof may be signed with: asymmetric only (never `none`, never `HS*`),
-/// the default list (so ES384/ES256K keys never fit a proof). Exact, case-sensitive names.
+/// the default list (so ES384/ES512/ES256K keys never fit a proof). Exact, case-sensitive names.
 pub const DPOP_ALGS: [Alg; 8] = Alg::DEFAULT;
 
 #[cfg(test)]

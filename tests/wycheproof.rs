@@ -252,6 +252,16 @@ fn ecdsa_p384_sha384_p1363() {
 
 #[cfg(feature = "extra-curves")]
 #[test]
+fn ecdsa_p521_sha512_p1363() {
+    ecdsa(
+        "ecdsa_secp521r1_sha512_p1363_test.json",
+        "P-521",
+        Alg::Es512,
+    );
+}
+
+#[cfg(feature = "extra-curves")]
+#[test]
 fn ecdsa_secp256k1_sha256_p1363() {
     ecdsa(
         "ecdsa_secp256k1_sha256_p1363_test.json",
@@ -280,11 +290,15 @@ fn ed25519() {
 
 /// Vectors whose expectation contradicts the contract or the vector file itself; each is
 /// reported when skipped.
-const CONTRACT_DEVIATIONS: [(&str, u64, &str); 4] = [
+const CONTRACT_DEVIATIONS: [(&str, u64, &str); 6] = [
     ("json_web_signature_test.json", 367, "same JWS, byte for byte, as tcId 357 (valid) but marked invalid: the stored vector lost its padding"),
     ("json_web_signature_test.json", 370, "same JWS, byte for byte, as tcId 357 (valid) but marked invalid: the stored vector lost its padding"),
     ("json_web_signature_test.json", 372, "expects a decoder that skips '?' inside a segment; the contract requires strict base64url"),
     ("json_web_signature_test.json", 373, "expects a decoder that skips '?' inside a segment; the contract requires strict base64url"),
+    // RFC 7520's ES512 example, twice; `rfc7520_es512_verifies_once_its_key_names_es512`
+    // checks it.
+    ("json_web_signature_test.json", 347, "its key is pinned to `alg: ES521`, which is no algorithm, and a key pinned to an unknown algorithm is never used"),
+    ("json_web_signature_test.json", 351, "its key is pinned to `alg: ES521`, which is no algorithm, and a key pinned to an unknown algorithm is never used"),
 ];
 
 /// JWS-level vectors: the header's `alg` and `kid` select a key from the group's key set
@@ -367,6 +381,47 @@ fn jws(file: &str, hmac_from_group: bool) {
             _ => false,
         })
     });
+}
+
+/// RFC 7520 §4.3 (Wycheproof's tcIds 347 and 351): the ES512 JWS verifies with its P-521 key once
+/// the key's `alg` names ES512, and not with the key as published (`ES521`).
+#[cfg(feature = "extra-curves")]
+#[test]
+fn rfc7520_es512_verifies_once_its_key_names_es512() {
+    let doc = vectors("json_web_signature_test.json");
+    let (group, t) = doc["testGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["tests"].as_array().unwrap().iter().map(move |t| (g, t)))
+        .find(|(_, t)| t["tcId"] == 347)
+        .unwrap();
+    let jws = t["jws"].as_str().unwrap();
+    let (signed, sig) = jws.rsplit_once('.').unwrap();
+    let sig = decode_segment(sig).unwrap();
+    let published = group["public"].clone();
+    assert_eq!(published["alg"], "ES521");
+    let select = |jwk: &Value| {
+        let set = parse_jwks(
+            serde_json::json!({ "keys": [jwk] }).to_string().as_bytes(),
+            64,
+        );
+        set.ok()
+            .and_then(|set| match set.select(Alg::Es512, jwk["kid"].as_str()) {
+                Selection::Candidates(c) => Some(c.into_iter().cloned().collect::<Vec<_>>()),
+                _ => None,
+            })
+    };
+    assert!(
+        select(&published).is_none(),
+        "a key pinned to ES521 was used"
+    );
+    let mut corrected = published;
+    corrected["alg"] = "ES512".into();
+    let keys = select(&corrected).expect("the P-521 key");
+    assert!(keys
+        .iter()
+        .any(|k| verify_public(Alg::Es512, k, signed.as_bytes(), &sig)));
 }
 
 #[test]

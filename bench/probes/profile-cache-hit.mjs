@@ -8,7 +8,7 @@
 //   node --experimental-websocket bench/probes/profile-cache-hit.mjs .work/names [none]
 //
 // A second argument names another of the driver's workloads (`none`: the 401 for a missing
-// token).
+// token; `bad`: a bad signature replayed, the remembered refusal).
 // Names need a build that keeps them (above); the profile goes to .work/profile/.
 import { Miniflare, Log, LogLevel } from "miniflare";
 import { execFileSync } from "node:child_process";
@@ -25,6 +25,8 @@ const issuers = readFileSync(join(work, "mint", "issuers.json"), "utf8");
 const jwks = {};
 for (const { jwks_uri } of JSON.parse(issuers)) jwks[jwks_uri] = readFileSync(join(work, "mint", "www", new URL(jwks_uri).pathname), "utf8");
 const reused = readFileSync(join(work, "mint", "tokens", "rs256-1.txt"), "utf8").split("\n").filter(Boolean);
+execFileSync(process.execPath, [join(here, "corrupt-tokens.mjs"), join(work, "mint", "tokens", "rs256-1.txt"), join(work, "bad.txt")], { stdio: "ignore" });
+const bad = readFileSync(join(work, "bad.txt"), "utf8").split("\n").filter(Boolean);
 const entryDir = resolve(process.argv[2] || join(root, "build"));
 const workload = process.argv[3] || "reused";
 copyFileSync(join(here, "in-isolate", "driver.mjs"), join(work, "iso", "driver.mjs"));
@@ -43,7 +45,7 @@ setTimeout(() => {
   process.exit(1);
 }, 240_000).unref();
 const post = async (path, body) => JSON.parse(await (await mf.dispatchFetch(`http://driver.bench${path}`, { method: "POST", body })).text());
-await post("/load", JSON.stringify({ jwks, tokens: { reused } }));
+await post("/load", JSON.stringify({ jwks, tokens: { reused, bad } }));
 for (let i = 0; i < 3; i++) await post(`/batch?workload=${workload}&n=5000&offset=0`);
 const targets = await (await fetch("http://127.0.0.1:9339/json")).json();
 const t = targets.find((x) => /driver/.test(x.title ?? x.id)) ?? targets[0];

@@ -82,11 +82,11 @@ fn max_token_age_is_at_most_one_year() {
     }
 }
 
-/// ES384 and ES256K are opt-in (`extra-curves`): a default build refuses them at load,
+/// ES384, ES512 and ES256K are opt-in (`extra-curves`): a default build refuses them at load,
 /// naming the feature and the build command, instead of never accepting their tokens.
 #[test]
 fn extra_curve_algorithms_need_their_build_feature() {
-    for name in ["ES384", "ES256K"] {
+    for name in ["ES384", "ES512", "ES256K"] {
         let issuers = format!(
             r#"[{{"issuer":"https://i/","jwks_uri":"https://i/j","audiences":["a"],"algorithms":["ES256","{name}"]}}]"#
         );

@@ -9,7 +9,7 @@ use crate::alg::Alg;
 use crate::error::JwksError;
 use crate::json::parse_strict;
 #[cfg(feature = "extra-curves")]
-use crate::verify::ec::{p384_key, secp256k1_key};
+use crate::verify::ec::{p384_key, p521_key, secp256k1_key};
 use crate::verify::eddsa::ed25519_key;
 use crate::verify::p256::P256Key;
 use crate::verify::rsa::RsaKey;
@@ -192,6 +192,8 @@ pub fn parse_entry(entry: &Value) -> Option<Jwk> {
                 "P-256" => PublicKey::P256(P256Key::from_xy(&x, &y)?),
                 #[cfg(feature = "extra-curves")]
                 "P-384" => PublicKey::P384(p384_key(&x, &y)?),
+                #[cfg(feature = "extra-curves")]
+                "P-521" => PublicKey::P521(p521_key(&x, &y)?),
                 #[cfg(feature = "extra-curves")]
                 "secp256k1" => PublicKey::Secp256k1(secp256k1_key(&x, &y)?),
                 _ => return None,

@@ -1,5 +1,6 @@
-//! ES384 (P-384, RFC 7518 §3.4) and ES256K (secp256k1, RFC 8812) as jwt-compact
-//! [`Algorithm`]s over the RustCrypto `p384` and `k256` crates, verification only.
+//! ES384 and ES512 (P-384 and P-521, RFC 7518 §3.4) and ES256K (secp256k1, RFC 8812) as
+//! jwt-compact [`Algorithm`]s over the RustCrypto `p384`, `p521` and `k256` crates,
+//! verification only.
 //!
 //! ES256K: `k256` refuses high-`s` signatures (a Bitcoin rule), but RFC 8812 does not ask
 //! signers to normalise, so `s` is normalised before verifying; that accepts exactly the
@@ -12,6 +13,16 @@ use std::convert::Infallible;
 use std::num::NonZeroUsize;
 
 pub type P384Key = p384::ecdsa::VerifyingKey;
+
+/// A P-521 public key; its own type because `p521`'s key implements no `Debug`.
+#[derive(Clone)]
+pub struct P521Key(p521::ecdsa::VerifyingKey);
+
+impl std::fmt::Debug for P521Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("P521Key")
+    }
+}
 pub type Secp256k1Key = k256::ecdsa::VerifyingKey;
 
 /// A raw `r || s` ECDSA signature of a fixed length, checked at verification.
@@ -61,6 +72,31 @@ impl Algorithm for Es384 {
     }
 }
 
+/// `ES512`: ECDSA on P-521 with SHA-512; `r` and `s` are 66 bytes each (RFC 7518 §3.4).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Es512;
+
+impl Algorithm for Es512 {
+    type SigningKey = Infallible;
+    type VerifyingKey = P521Key;
+    type Signature = RawEcdsaSignature<132>;
+
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed("ES512")
+    }
+
+    fn sign(&self, signing_key: &Infallible, _message: &[u8]) -> Self::Signature {
+        match *signing_key {}
+    }
+
+    fn verify_signature(&self, signature: &Self::Signature, key: &P521Key, message: &[u8]) -> bool {
+        use p521::ecdsa::signature::Verifier;
+        // As for P-384: `from_slice` refuses r or s of zero or not below the group order.
+        p521::ecdsa::Signature::from_slice(&signature.0)
+            .is_ok_and(|sig| key.0.verify(message, &sig).is_ok())
+    }
+}
+
 /// `ES256K`: ECDSA on secp256k1 with SHA-256.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Es256k;
@@ -93,20 +129,30 @@ impl Algorithm for Es256k {
     }
 }
 
-/// Builds a P-384 key from JWK `x`/`y` (48 bytes each); checks the point is on the curve.
-pub fn p384_key(x: &[u8], y: &[u8]) -> Option<P384Key> {
-    (x.len() == 48 && y.len() == 48).then_some(())?;
-    let mut sec1 = vec![4u8];
+/// JWK `x`/`y` as an uncompressed SEC1 point, when each is exactly `len` bytes (RFC 7518
+/// §6.2.1.2: the full coordinate size, leading zeros kept).
+fn sec1_point(x: &[u8], y: &[u8], len: usize) -> Option<Vec<u8>> {
+    (x.len() == len && y.len() == len).then_some(())?;
+    let mut sec1 = Vec::with_capacity(1 + 2 * len);
+    sec1.push(4u8);
     sec1.extend_from_slice(x);
     sec1.extend_from_slice(y);
-    P384Key::from_sec1_bytes(&sec1).ok()
+    Some(sec1)
+}
+
+/// Builds a P-384 key from JWK `x`/`y` (48 bytes each); checks the point is on the curve.
+pub fn p384_key(x: &[u8], y: &[u8]) -> Option<P384Key> {
+    P384Key::from_sec1_bytes(&sec1_point(x, y, 48)?).ok()
+}
+
+/// Builds a P-521 key from JWK `x`/`y` (66 bytes each); checks the point is on the curve.
+pub fn p521_key(x: &[u8], y: &[u8]) -> Option<P521Key> {
+    p521::ecdsa::VerifyingKey::from_sec1_bytes(&sec1_point(x, y, 66)?)
+        .ok()
+        .map(P521Key)
 }
 
 /// Builds a secp256k1 key from JWK `x`/`y` (32 bytes each); checks the point is on the curve.
 pub fn secp256k1_key(x: &[u8], y: &[u8]) -> Option<Secp256k1Key> {
-    (x.len() == 32 && y.len() == 32).then_some(())?;
-    let mut sec1 = vec![4u8];
-    sec1.extend_from_slice(x);
-    sec1.extend_from_slice(y);
-    Secp256k1Key::from_sec1_bytes(&sec1).ok()
+    Secp256k1Key::from_sec1_bytes(&sec1_point(x, y, 32)?).ok()
 }

@@ -13,7 +13,7 @@ pub mod rsa;
 pub mod signature;
 
 #[cfg(feature = "extra-curves")]
-use self::ec::{Es256k, Es384, P384Key, Secp256k1Key};
+use self::ec::{Es256k, Es384, Es512, P384Key, P521Key, Secp256k1Key};
 use self::eddsa::{Ed25519Key, StrictEd25519};
 use self::p256::{FastEs256, P256Key};
 use self::rsa::{FastRsa, Hash, Padding, RsaKey};
@@ -31,6 +31,8 @@ pub enum PublicKey {
     #[cfg(feature = "extra-curves")]
     P384(P384Key),
     #[cfg(feature = "extra-curves")]
+    P521(P521Key),
+    #[cfg(feature = "extra-curves")]
     Secp256k1(Secp256k1Key),
     Ed25519(Ed25519Key),
 }
@@ -42,6 +44,8 @@ impl PublicKey {
             PublicKey::P256(_) => KeyFamily::P256,
             #[cfg(feature = "extra-curves")]
             PublicKey::P384(_) => KeyFamily::P384,
+            #[cfg(feature = "extra-curves")]
+            PublicKey::P521(_) => KeyFamily::P521,
             #[cfg(feature = "extra-curves")]
             PublicKey::Secp256k1(_) => KeyFamily::Secp256k1,
             PublicKey::Ed25519(_) => KeyFamily::Ed25519,
@@ -92,6 +96,8 @@ pub fn verify_public(alg: Alg, key: &PublicKey, message: &[u8], signature: &[u8]
         (Alg::Es256, PublicKey::P256(k)) => check(&FastEs256, k, message, signature),
         #[cfg(feature = "extra-curves")]
         (Alg::Es384, PublicKey::P384(k)) => check(&Es384, k, message, signature),
+        #[cfg(feature = "extra-curves")]
+        (Alg::Es512, PublicKey::P521(k)) => check(&Es512, k, message, signature),
         #[cfg(feature = "extra-curves")]
         (Alg::Es256k, PublicKey::Secp256k1(k)) => check(&Es256k, k, message, signature),
         (Alg::EdDsa, PublicKey::Ed25519(k)) => check(&StrictEd25519, k, message, signature),

@@ -71,6 +71,8 @@ pub(crate) const P256_N: &str = "ffffffff00000000ffffffffffffffffbce6faada7179e8
 #[cfg(feature = "extra-curves")]
 const P384_N: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973";
 #[cfg(feature = "extra-curves")]
+const P521_N: &str = "01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409";
+#[cfg(feature = "extra-curves")]
 const SECP256K1_N: &str = "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141";
 
 pub(crate) fn hex(s: &str) -> Vec<u8> {
@@ -114,13 +116,17 @@ fn es256_accepts_high_s() {
 
 #[cfg(feature = "extra-curves")]
 #[test]
-fn es384_and_es256k_accept_high_s() {
+fn es384_es512_and_es256k_accept_high_s() {
     use p384::ecdsa::signature::Signer;
     let p384 = p384::ecdsa::SigningKey::from_slice(&[7u8; 48]).unwrap();
+    // A P-521 scalar is 66 bytes below an order of 2^521 and a bit: the first byte is 0 or 1.
+    let mut d521 = [7u8; 66];
+    d521[0] = 1;
+    let p521 = p521::ecdsa::SigningKey::from_slice(&d521).unwrap();
     // k256 signs low-S; the twin is the high-S one its own verifier refuses.
     let k256 = k256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
     type Sign<'a> = &'a dyn Fn(&[u8]) -> Vec<u8>;
-    let cases: [(Alg, &str, Vec<u8>, Sign, &str); 2] = [
+    let cases: [(Alg, &str, Vec<u8>, Sign, &str); 3] = [
         (
             Alg::Es384,
             "P-384",
@@ -130,6 +136,16 @@ fn es384_and_es256k_accept_high_s() {
                 .to_vec(),
             &|m| Signer::<p384::ecdsa::Signature>::sign(&p384, m).to_vec(),
             P384_N,
+        ),
+        (
+            Alg::Es512,
+            "P-521",
+            p521::ecdsa::VerifyingKey::from(&p521)
+                .to_encoded_point(false)
+                .as_bytes()
+                .to_vec(),
+            &|m| Signer::<p521::ecdsa::Signature>::sign(&p521, m).to_vec(),
+            P521_N,
         ),
         (
             Alg::Es256k,

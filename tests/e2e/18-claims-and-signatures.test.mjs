@@ -2,9 +2,9 @@
 // spaces arrive distinguishable at the origin; max_token_age is bounded at config load;
 // Ed25519 is verified strictly (the identity-point key with R = identity, S = 0 verifies no
 // DPoP proof and no access token); ECDSA high-S signatures (s' = n - s) are accepted for
-// ES256, ES384 and ES256K alike (SECURITY.md). Tokens are minted with jose, except where it
+// ES256, ES384, ES512 and ES256K alike (SECURITY.md). Tokens are minted with jose, except where it
 // cannot: ES256K (node:crypto) and the identity-point signatures (bytes by hand).
-// ES384 and ES256K need a build with extra-curves (read from the build's .edgeguard-features):
+// ES384, ES512 and ES256K need a build with extra-curves (read from the build's .edgeguard-features):
 // scripts/e2e.sh runs this file against build/ (default features, where their high-S tests
 // are skipped and 15-extra-algorithms asserts the config error instead), the
 // e2e-extra-curves step of scripts/test.sh against an extra-curves build.
@@ -18,7 +18,7 @@ import {
 } from "./lib/index.mjs";
 
 const EXTRA_CURVES = hasFeature("extra-curves");
-const NEEDS_EXTRA_CURVES = new Set(["ES384", "ES256K"]);
+const NEEDS_EXTRA_CURVES = new Set(["ES384", "ES512", "ES256K"]);
 
 const b64 = (bytes) => Buffer.from(bytes).toString("base64url");
 const enc = (obj) => b64(JSON.stringify(obj));
@@ -34,6 +34,7 @@ const identityJwk = () => ({ kty: "OKP", crv: "Ed25519", x: b64(IDENTITY) });
 const ORDER = {
   ES256: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
   ES384: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
+  ES512: 0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
   ES256K: 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n,
 };
 
@@ -53,7 +54,7 @@ const CLAIM_HEADERS = { "X-Groups": "groups", "X-Role": "role", "X-Meta": "meta"
 /** The documented decoding: split on ",", percent-decode each element. */
 const decode = (header) => header.split(",").map(decodeURIComponent);
 
-let origin, jwks, gw, rsa, p256, p384, k256;
+let origin, jwks, gw, rsa, p256, p384, p521, k256;
 
 before(async () => {
   origin = await startOrigin();
@@ -62,17 +63,20 @@ before(async () => {
   p256 = await fixtureKey("p256-a");
   const es384 = await generateKeyPair("ES384", { extractable: true });
   p384 = { privateKey: es384.privateKey, jwk: { ...(await exportJWK(es384.publicKey)), kid: "p384-e2e", use: "sig", alg: "ES384" } };
+  const es512 = await generateKeyPair("ES512", { extractable: true });
+  p521 = { privateKey: es512.privateKey, jwk: { ...(await exportJWK(es512.publicKey)), kid: "p521-e2e", use: "sig", alg: "ES512" } };
   const es256k = crypto.generateKeyPairSync("ec", { namedCurve: "secp256k1" });
   k256 = { privateKey: es256k.privateKey, jwk: { ...es256k.publicKey.export({ format: "jwk" }), kid: "k256-e2e", use: "sig", alg: "ES256K" } };
   const keys = [
     ...readJson("jwks/main.json").keys,
     { ...identityJwk(), kid: "identity-point", use: "sig", alg: "EdDSA" },
     p384.jwk,
+    p521.jwk,
     k256.jwk,
   ];
   jwks.set("/keys.json", { json: { keys } });
   gw = await startGateway({
-    issuers: [issuerItem(FIX_ISS, `${jwks.url}/keys.json`, { algorithms: ["RS256", "ES256", "EdDSA", ...(EXTRA_CURVES ? ["ES384", "ES256K"] : [])] })],
+    issuers: [issuerItem(FIX_ISS, `${jwks.url}/keys.json`, { algorithms: ["RS256", "ES256", "EdDSA", ...(EXTRA_CURVES ? ["ES384", "ES512", "ES256K"] : [])] })],
     origin,
     vars: { CLAIM_HEADERS: JSON.stringify(CLAIM_HEADERS) },
   });
@@ -190,6 +194,7 @@ describe("ECDSA high-S (s' = n - s) is accepted for every curve, as JOSE allows"
   const signed = {
     ES256: () => mint(p256),
     ES384: () => mint({ defaultAlg: "ES384", kid: p384.jwk.kid, forAlg: async () => p384.privateKey }),
+    ES512: () => mint({ defaultAlg: "ES512", kid: p521.jwk.kid, forAlg: async () => p521.privateKey }),
     ES256K: async () => {
       const input = `${enc({ alg: "ES256K", kid: k256.jwk.kid, typ: "JWT" })}.${enc(claimsNow())}`;
       const sig = crypto.sign("sha256", Buffer.from(input), { key: k256.privateKey, dsaEncoding: "ieee-p1363" });

@@ -18,7 +18,7 @@ usage: edgeguard-check [--issuers FILE] [--wrangler FILE] [--env NAME]
                    without it only the vars are checked (and ISSUERS if [vars] sets it)
   --wrangler FILE  wrangler.toml whose [vars] to check (default: ./wrangler.toml)
   --env NAME       check [env.NAME.vars] instead of [vars] (wrangler does not inherit vars)
-It checks for a Worker built with the same optional features as itself (ES384/ES256K
+It checks for a Worker built with the same optional features as itself (ES384/ES512/ES256K
 need extra-curves: `cargo run -p edgeguard-check --features extra-curves -- ...`). When
 EDGEGUARD_FEATURES is set (the variable scripts/build.sh builds the Worker from), it must
 name exactly those features, or the check stops (exit 2) with the cargo command to use.

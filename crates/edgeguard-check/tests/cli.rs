@@ -187,7 +187,7 @@ fn missing_files_bad_toml_and_bad_arguments_exit_2() {
     assert_eq!(check(&["--help"]).code, 0);
 }
 
-/// ES384/ES256K are valid exactly when the check (like the Worker) is built with
+/// ES384/ES512/ES256K are valid exactly when the check (like the Worker) is built with
 /// extra-curves; without it, each issuer listing one gets the error naming the feature and
 /// the build command.
 #[test]
@@ -200,14 +200,18 @@ fn extra_curve_algorithms_follow_the_build_features() {
     ]);
     if cfg!(feature = "extra-curves") {
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert!(run.stdout.contains("valid: 2 issuers"), "{}", run.stdout);
+        assert!(run.stdout.contains("valid: 3 issuers"), "{}", run.stdout);
     } else {
         assert_eq!(run.code, 1, "{}", run.stdout);
         assert_eq!(
             error_fields(&run),
-            ["ISSUERS[0].algorithms", "ISSUERS[1].algorithms"]
+            [
+                "ISSUERS[0].algorithms",
+                "ISSUERS[1].algorithms",
+                "ISSUERS[2].algorithms"
+            ]
         );
-        for alg in ["ES384 needs", "ES256K needs"] {
+        for alg in ["ES384 needs", "ES256K needs", "ES512 needs"] {
             assert!(run.stderr.contains(alg), "{}", run.stderr);
         }
         assert!(
