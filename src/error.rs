@@ -245,6 +245,9 @@ pub enum Rejection {
     InvalidDpop(DpopError),
     /// 503: the issuer's keys are unobtainable and nothing usable is cached.
     KeysUnavailable(JwksError),
+    /// 503: the KV deny list is due and could not be read (the cause, for the log): no
+    /// token is let through unchecked.
+    DenyListUnavailable(String),
     /// 500: the deployment is misconfigured.
     Config(ConfigError),
     /// 502: the origin could not be reached.
@@ -286,7 +289,7 @@ impl Rejection {
             Self::MissingToken | Self::InvalidToken(_) | Self::InvalidDpop(_) => 401,
             Self::InvalidRequest(_) | Self::BadPath(_) => 400,
             Self::Forbidden(_) => 403,
-            Self::KeysUnavailable(_) => 503,
+            Self::KeysUnavailable(_) | Self::DenyListUnavailable(_) => 503,
             Self::Config(_) => 500,
             Self::BadGateway => 502,
         }
@@ -300,7 +303,7 @@ impl Rejection {
             Self::InvalidToken(_) => "invalid_token",
             Self::Forbidden(_) => "insufficient_scope",
             Self::InvalidDpop(e) => e.error_code(),
-            Self::KeysUnavailable(_) => "temporarily_unavailable",
+            Self::KeysUnavailable(_) | Self::DenyListUnavailable(_) => "temporarily_unavailable",
             Self::Config(_) => "server_error",
             Self::BadGateway => "bad_gateway",
         }
@@ -316,6 +319,7 @@ impl Rejection {
             Self::Forbidden(f) => f.reason.into(),
             Self::InvalidDpop(e) => e.description().into(),
             Self::KeysUnavailable(_) => "signing keys unavailable".into(),
+            Self::DenyListUnavailable(_) => "revocation list unavailable".into(),
             // The field path names what to fix; the value itself is never echoed.
             Self::Config(e) => format!("invalid configuration: {}", e.field),
             Self::BadGateway => "origin unreachable".into(),
@@ -332,6 +336,7 @@ impl Rejection {
             Self::Forbidden(f) => format!("forbidden: {}", f.reason),
             Self::InvalidDpop(e) => e.code().into(),
             Self::KeysUnavailable(e) => format!("jwks_unavailable: {e}"),
+            Self::DenyListUnavailable(e) => format!("deny_list_unavailable: {e}"),
             Self::Config(e) => format!("invalid_config: {e}"),
             Self::BadGateway => "origin_unreachable".into(),
         }
@@ -399,7 +404,7 @@ impl Rejection {
                     ),
                 ));
             }
-            Self::KeysUnavailable(_) => {
+            Self::KeysUnavailable(_) | Self::DenyListUnavailable(_) => {
                 headers.push(("retry-after", retry_after_secs.to_string()));
             }
             Self::BadPath(_) | Self::Config(_) | Self::BadGateway => {}
@@ -691,6 +696,23 @@ mod tests {
         assert_eq!(r.status, 503);
         assert_eq!(header(&r, "retry-after"), Some("17"));
         assert!(header(&r, "www-authenticate").is_none());
+    }
+
+    #[test]
+    fn an_unreadable_deny_list_answers_503_and_logs_why() {
+        let rejection = Rejection::DenyListUnavailable("KV list failed: boom".into());
+        let r = rejection.to_response("api", 9);
+        assert_eq!(r.status, 503);
+        assert_eq!(header(&r, "retry-after"), Some("9"));
+        assert!(header(&r, "www-authenticate").is_none());
+        assert!(r.body.contains("\"temporarily_unavailable\""), "{}", r.body);
+        assert!(r.body.contains("revocation list unavailable"), "{}", r.body);
+        assert!(!r.body.contains("boom"), "the cause is for the log only");
+        let line = rejection.log_line(None, None);
+        assert!(
+            line.contains("deny_list_unavailable: KV list failed: boom"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use url::{Host, Url};
 
 /// Names of every `[vars]` entry read by the gateway (the glue reads exactly these).
-pub const VAR_NAMES: [&str; 31] = [
+pub const VAR_NAMES: [&str; 32] = [
     "ORIGIN",
     "AUTH_REALM",
     "LEEWAY_SECONDS",
@@ -48,6 +48,7 @@ pub const VAR_NAMES: [&str; 31] = [
     "CORS_PREFLIGHT",
     "DENY_JTI",
     "DENY_SUB",
+    "DENY_LIST_TTL_SECONDS",
     "RESOURCE_METADATA",
     "DPOP_MAX_AGE_SECONDS",
     "DPOP_REPLAY_ENTRIES",
@@ -206,6 +207,11 @@ pub struct Config {
     pub cors_preflight: bool,
     pub deny_jti: Vec<String>,
     pub deny_sub: Vec<String>,
+    /// True when the Worker has a `DENY_LIST` KV binding (set by the glue, which sees the
+    /// bindings: [`Config::with_deny_list`]); `false` from [`Config::parse`].
+    pub deny_list: bool,
+    /// How long an isolate uses its copy of the KV deny list before listing it again.
+    pub deny_list_ttl_secs: u64,
     /// RFC 9728 document served at `/.well-known/oauth-protected-resource` (JSON text).
     pub resource_metadata: Option<String>,
     /// RFC 9449: how old a DPoP proof's `iat` may be.
@@ -215,6 +221,13 @@ pub struct Config {
 }
 
 impl Config {
+    /// The same configuration, with the KV deny list on when `bound` (the Worker has a
+    /// `DENY_LIST` binding).
+    pub fn with_deny_list(mut self, bound: bool) -> Config {
+        self.deny_list = bound;
+        self
+    }
+
     /// Finds the issuer whose `issuer` is exactly `iss`.
     pub fn issuer(&self, iss: &str) -> Option<&IssuerConfig> {
         self.issuers.iter().find(|i| i.issuer == iss)
@@ -331,6 +344,8 @@ impl Config {
             cors_preflight: e.take(v.boolean("CORS_PREFLIGHT", false)),
             deny_jti: e.take(v.string_list("DENY_JTI")),
             deny_sub: e.take(v.string_list("DENY_SUB")),
+            deny_list: false,
+            deny_list_ttl_secs: e.take(v.number("DENY_LIST_TTL_SECONDS", 30, 1, 3600)),
             resource_metadata: e.take(v.resource_metadata()),
             dpop_max_age_secs: e.take(v.number("DPOP_MAX_AGE_SECONDS", 300, 1, 3600)),
             dpop_replay_entries: e.take(v.number("DPOP_REPLAY_ENTRIES", 4096, 0, 100_000)) as usize,

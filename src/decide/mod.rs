@@ -6,8 +6,8 @@
 //!
 //! Order: the path (refused when it cannot be read one safe way), protected-resource
 //! metadata, CORS preflight, route rules (public / optional / required), the token and its
-//! source, the verified-token cache, verification, the deny lists, the DPoP binding, and
-//! each matching rule's scopes, claims and issuers.
+//! source, the KV deny list's freshness, the verified-token cache, verification, the deny
+//! lists, the DPoP binding, and each matching rule's scopes, claims and issuers.
 
 use self::forward::{HeaderPlan, Plans};
 use crate::config::routes::{AuthMode, Rule};
@@ -18,6 +18,7 @@ use crate::error::{EdgeResponse, ExtractError, JwksError, Rejection, TokenError}
 use crate::keys::freshness::Want;
 use crate::keys::KeySet;
 use crate::path::RequestPath;
+use crate::policy::deny::DenyState;
 use crate::policy::dpop::{self, DpopSettings, ReplayCache};
 use crate::policy::routes;
 use crate::token::extract::{find_token_with_scheme, Offered, Scheme};
@@ -62,13 +63,17 @@ pub enum Keys {
     Fetch,
 }
 
-/// The keys this decision may use. The synchronous path offers only what memory holds
-/// fresh; the async path offers what the fetcher returned.
+/// What I/O provides this decision: the issuers' keys and the KV deny list. The
+/// synchronous path offers only what memory holds fresh; the async path offers what the
+/// fetchers returned.
 pub trait KeyStore {
     fn keys(&self, issuer: &str, now: u64, want: Want) -> Keys;
     /// The generation of the issuer's key set when it is fresh in memory (a cached verdict
     /// holds only against it).
     fn fresh_generation(&self, issuer: &str, now: u64) -> Option<u64>;
+    /// The KV deny list, when it is no older than `ttl` seconds (asked only when the
+    /// Worker has the `DENY_LIST` binding).
+    fn deny_list(&self, now: u64, ttl: u64) -> DenyState;
 }
 
 /// The isolate's per-request memory: verified and refused tokens, DPoP proofs seen, the
@@ -106,6 +111,8 @@ pub enum Verdict {
     },
     /// The issuer's keys are needed and only I/O can get them: fetch, then decide again.
     NeedKeys { issuer: String, want: Want },
+    /// The KV deny list is due: list it, then decide again.
+    NeedDenyList,
     /// A field the configuration needs was not read: decide again with it.
     NeedFields,
 }
@@ -265,6 +272,18 @@ fn authorize<'c>(
         }
         Err(e) => return Err(fail(e.into())),
     };
+    // Before any verification work, so that asking again after the listing repeats nothing.
+    let deny_list = if config.deny_list {
+        match keys.deny_list(now, config.deny_list_ttl_secs) {
+            DenyState::Ready(list) => Some(list),
+            DenyState::Fetch => return Ok(Outcome::Io(Verdict::NeedDenyList)),
+            DenyState::Unavailable(cause) => {
+                return Err(fail(Rejection::DenyListUnavailable(cause)))
+            }
+        }
+    } else {
+        None
+    };
     let principal = match authenticate(token, config, now, caches, keys)? {
         Authenticated::Principal(p) => p,
         Authenticated::Io(verdict) => return Ok(Outcome::Io(verdict)),
@@ -279,6 +298,7 @@ fn authorize<'c>(
     };
     if claim("jti").is_some_and(|j| config.deny_jti.iter().any(|d| d == j))
         || claim("sub").is_some_and(|s| config.deny_sub.iter().any(|d| d == s))
+        || deny_list.is_some_and(|list| list.denies(claim("jti"), claim("sub")))
     {
         return Err(with_issuer(Rejection::InvalidToken(TokenError::Revoked)));
     }

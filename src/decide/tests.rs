@@ -3,6 +3,7 @@
 use super::*;
 use crate::decide::warm::{FIXTURE_ISSUER, FIXTURE_JWKS, FIXTURE_NOW};
 use crate::keys::parse_jwks;
+use crate::policy::deny::DenyList;
 use std::cell::Cell;
 use std::collections::HashMap;
 
@@ -12,13 +13,16 @@ const TAMPERED: &str = include_str!("../../fixtures/tokens/tampered-signature.jw
 const URL: &str = "https://api.fixtures.test/v1/items?page=2";
 
 /// Keys as memory would hold them: `held` is offered for `Want::Current` (with `fresh`
-/// telling whether it is fresh), a refetch is offered only when `refetched` is set.
+/// telling whether it is fresh), a refetch is offered only when `refetched` is set; the
+/// deny list is `deny` (none held: `Fetch`), and `deny_asked` counts the asks.
 struct Store {
     held: Option<Rc<KeySet>>,
     fresh: bool,
     refetched: Option<Rc<KeySet>>,
     unavailable: bool,
     asked: Cell<usize>,
+    deny: Option<DenyState>,
+    deny_asked: Cell<usize>,
 }
 
 impl Store {
@@ -29,6 +33,8 @@ impl Store {
             refetched: None,
             unavailable: false,
             asked: Cell::new(0),
+            deny: None,
+            deny_asked: Cell::new(0),
         }
     }
 
@@ -58,6 +64,12 @@ impl KeyStore for Store {
 
     fn fresh_generation(&self, _issuer: &str, _now: u64) -> Option<u64> {
         (self.held.is_some() && self.fresh).then_some(1)
+    }
+
+    fn deny_list(&self, _now: u64, ttl: u64) -> DenyState {
+        self.deny_asked.set(self.deny_asked.get() + 1);
+        assert_eq!(ttl, 30, "the configured DENY_LIST_TTL_SECONDS (default)");
+        self.deny.clone().unwrap_or(DenyState::Fetch)
     }
 }
 
@@ -440,4 +452,101 @@ fn a_token_header_is_read_only_when_configured_and_then_always() {
         ..read
     };
     assert_eq!(status_of(&ignored, &plain, &mut caches, &store), 401);
+}
+
+/// The fixture store with this deny list (`None`: none held yet).
+fn store_denying(deny: Option<DenyState>) -> Store {
+    Store {
+        deny,
+        ..Store::fixture()
+    }
+}
+
+fn log_of(verdict: &Verdict) -> &str {
+    match verdict {
+        Verdict::Answer { log: Some(log), .. } => log.text(),
+        other => panic!("no log line: {other:?}"),
+    }
+}
+
+#[test]
+fn the_kv_deny_list_is_read_before_any_token_work_and_only_when_bound() {
+    let auth = bearer(RS256);
+    let parts = get(URL, Some(&auth));
+    let unbound = config_with(&[]);
+    let store = store_denying(None);
+    let mut caches = Caches::for_config(Some(&unbound));
+    assert_eq!(status_of(&parts, &unbound, &mut caches, &store), 0);
+    assert_eq!(store.deny_asked.get(), 0, "no binding: never asked");
+
+    let bound = config_with(&[]).with_deny_list(true);
+    let mut caches = Caches::for_config(Some(&bound));
+    let verdict = decide(&parts, &bound, FIXTURE_NOW, &mut caches, &store);
+    assert!(matches!(verdict, Verdict::NeedDenyList), "{verdict:?}");
+    assert_eq!(
+        store.asked.get(),
+        1,
+        "only the unbound request asked for keys"
+    );
+    assert!(
+        caches.tokens.is_empty(),
+        "nothing verified or cached before the list"
+    );
+    // A request that needs no token needs no list either.
+    let public = config_with(&[("DEFAULT_ROUTE", r#"{"auth":"public"}"#)]).with_deny_list(true);
+    let asked = store.deny_asked.get();
+    assert_eq!(status_of(&get(URL, None), &public, &mut caches, &store), 0);
+    assert_eq!(store.deny_asked.get(), asked);
+}
+
+#[test]
+fn a_token_on_the_kv_deny_list_is_refused_even_from_the_cache() {
+    let config = config_with(&[]).with_deny_list(true);
+    let mut caches = Caches::for_config(Some(&config));
+    let auth = bearer(RS256);
+    let parts = get(URL, Some(&auth));
+    let empty = store_denying(Some(DenyState::Ready(Rc::new(DenyList::default()))));
+    assert_eq!(status_of(&parts, &config, &mut caches, &empty), 0);
+    assert!(!caches.tokens.is_empty(), "verified and cached");
+
+    for entry in ["sub:fixture-user", "jti:nothing-else"] {
+        let list = DenyList::from_names([entry, "sub:someone-else"]);
+        let store = store_denying(Some(DenyState::Ready(Rc::new(list))));
+        let verdict = decide(&parts, &config, FIXTURE_NOW, &mut caches, &store);
+        if entry.starts_with("sub:") {
+            assert_eq!(status(&verdict), 401, "{verdict:?}");
+            assert!(
+                header(&verdict, "www-authenticate").is_some_and(|h| h
+                    .contains("error=\"invalid_token\"")
+                    && h.contains("token revoked")),
+                "{verdict:?}"
+            );
+            assert!(log_of(&verdict).contains("\"reason\":\"revoked\""));
+            assert_eq!(store.asked.get(), 0, "the cached token: no keys needed");
+        } else {
+            // The fixture token has no `jti`: a `jti:` entry cannot match it.
+            assert_eq!(status(&verdict), 0, "{verdict:?}");
+        }
+    }
+    // Removed from the list: forwarded again.
+    assert_eq!(status_of(&parts, &config, &mut caches, &empty), 0);
+}
+
+#[test]
+fn a_deny_list_that_cannot_be_read_refuses_with_503() {
+    let config = config_with(&[]).with_deny_list(true);
+    let mut caches = Caches::for_config(Some(&config));
+    let auth = bearer(RS256);
+    let store = store_denying(Some(DenyState::Unavailable("KV list failed: down".into())));
+    let verdict = decide(
+        &get(URL, Some(&auth)),
+        &config,
+        FIXTURE_NOW,
+        &mut caches,
+        &store,
+    );
+    assert_eq!(status(&verdict), 503, "{verdict:?}");
+    assert_eq!(header(&verdict, "retry-after"), Some("30"));
+    assert!(log_of(&verdict).contains("deny_list_unavailable: KV list failed: down"));
+    assert_eq!(store.asked.get(), 0);
 }

@@ -16,7 +16,7 @@
 use crate::decide::forward::push_line;
 use crate::decide::{LogLine, Verdict};
 
-/// Encodes `verdict`; `NeedKeys` and `NeedFields` become `S`.
+/// Encodes `verdict`; `NeedKeys`, `NeedDenyList` and `NeedFields` become `S`.
 pub fn encode(verdict: &Verdict) -> String {
     encode_checked(verdict).unwrap_or_else(|| {
         "A\n500\n{\"event\":\"rejected\",\"status\":500,\"reason\":\"unencodable_verdict\"}\n0\n"
@@ -51,7 +51,7 @@ fn encode_checked(verdict: &Verdict) -> Option<String> {
             }
             out.push_str(&response.body);
         }
-        Verdict::NeedKeys { .. } | Verdict::NeedFields => out.push('S'),
+        Verdict::NeedKeys { .. } | Verdict::NeedDenyList | Verdict::NeedFields => out.push('S'),
     }
     Some(out)
 }
@@ -112,6 +112,7 @@ mod tests {
         };
         assert_eq!(encode(&need), "S");
         assert_eq!(encode(&Verdict::NeedFields), "S");
+        assert_eq!(encode(&Verdict::NeedDenyList), "S");
     }
 
     #[test]

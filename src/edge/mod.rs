@@ -4,10 +4,11 @@
 //!   cache, fresh keys) and returns the verdict in one string (`decide::wire`), or `S` when I/O is
 //!   needed;
 //! * [`handle`], async (`#[event(fetch)]`), for those: it reads the request itself, fetches
-//!   keys through `edge::fetcher` (KV, the network) until the decision is final, and forwards
-//!   (streaming) or answers.
+//!   keys through `edge::fetcher` (KV, the network) and the deny list through
+//!   `edge::deny_list` until the decision is final, and forwards (streaming) or answers.
 
 mod clock;
+mod deny_list;
 mod fetcher;
 
 use self::clock::now_secs;
@@ -18,6 +19,7 @@ use crate::decide::{self, fields, Caches, KeyStore, Keys, LogLine, RequestParts,
 use crate::edge::fetcher::{fresh_generation, fresh_keys, keys_for, Want};
 use crate::error::{ConfigError, EdgeResponse, JwksError, Rejection};
 use crate::keys::KeySet;
+use crate::policy::deny::DenyState;
 use crate::policy::routes::METHOD_OVERRIDE_HEADERS;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -50,6 +52,14 @@ extern "C" {
 struct RawConfig {
     issuers: Option<String>,
     vars: HashMap<String, String>,
+    /// The Worker has a `DENY_LIST` binding.
+    deny_list: bool,
+}
+
+impl RawConfig {
+    fn parse(&self) -> Result<Config, ConfigError> {
+        Config::parse(self.issuers.as_deref(), &self.vars).map(|c| c.with_deny_list(self.deny_list))
+    }
 }
 
 /// Adds `console_error_panic_hook` (which logs the panic with a JS stack trace) in front of
@@ -80,6 +90,10 @@ impl KeyStore for InMemory {
 
     fn fresh_generation(&self, issuer: &str, now: u64) -> Option<u64> {
         fresh_generation(issuer, now)
+    }
+
+    fn deny_list(&self, now: u64, ttl: u64) -> DenyState {
+        deny_list::fresh(now, ttl)
     }
 }
 
@@ -191,10 +205,11 @@ pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::R
     served.await
 }
 
-/// What the fetcher returned for this request, offered to the decision.
+/// What the fetchers returned for this request, offered to the decision.
 struct Fetched {
     current: Option<Result<Rc<KeySet>, JwksError>>,
     refetched: Option<Result<Rc<KeySet>, JwksError>>,
+    deny_list: Option<DenyState>,
 }
 
 impl KeyStore for Fetched {
@@ -212,6 +227,13 @@ impl KeyStore for Fetched {
 
     fn fresh_generation(&self, issuer: &str, now: u64) -> Option<u64> {
         fresh_generation(issuer, now)
+    }
+
+    fn deny_list(&self, now: u64, ttl: u64) -> DenyState {
+        match &self.deny_list {
+            Some(state) => state.clone(),
+            None => InMemory.deny_list(now, ttl),
+        }
     }
 }
 
@@ -248,9 +270,10 @@ async fn serve(
     let mut fetched = Fetched {
         current: None,
         refetched: None,
+        deny_list: None,
     };
-    // At most: keys, then a refetch for an unknown kid, then final.
-    for _ in 0..3 {
+    // At most: the deny list, keys, then a refetch for an unknown kid, then final.
+    for _ in 0..4 {
         let verdict =
             CACHES.with(|c| decide::decide(&parts, &config, now, &mut c.borrow_mut(), &fetched));
         match verdict {
@@ -263,6 +286,9 @@ async fn serve(
                     Want::Current => fetched.current = Some(got),
                     Want::Refetch => fetched.refetched = Some(got),
                 }
+            }
+            Verdict::NeedDenyList => {
+                fetched.deny_list = Some(deny_list::refresh(&env, &config, now).await);
             }
             Verdict::NeedFields => break,
             Verdict::Forward { target, headers } => {
@@ -361,7 +387,7 @@ pub fn preload_config() {
     if raw.issuers.is_none() {
         return;
     }
-    if let Ok(config) = Config::parse(raw.issuers.as_deref(), &raw.vars) {
+    if let Ok(config) = raw.parse() {
         install_config(Ok(Rc::new(config)));
     }
 }
@@ -376,7 +402,7 @@ fn load_config(env: &Env) -> Result<Rc<Config>, Rejection> {
         return parsed.map_err(Rejection::Config);
     }
     let raw = read_raw_config(env);
-    let parsed = Config::parse(raw.issuers.as_deref(), &raw.vars).map(Rc::new);
+    let parsed = raw.parse().map(Rc::new);
     install_config(parsed.clone());
     parsed.map_err(Rejection::Config)
 }
@@ -412,6 +438,9 @@ fn read_raw_config(env: &Env) -> RawConfig {
             .iter()
             .filter_map(|name| read(name).map(|v| (name.to_string(), v)))
             .collect(),
+        // A binding is an object; a var of that name (text) is not one.
+        deny_list: js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(deny_list::BINDING))
+            .is_ok_and(|v| v.is_object()),
     }
 }
 

@@ -5,6 +5,7 @@ use edgeguard::config::Config;
 use edgeguard::decide::{decide, Caches, KeyStore, Keys, RequestParts};
 use edgeguard::keys::freshness::Want;
 use edgeguard::keys::{parse_jwks, KeySet};
+use edgeguard::policy::deny::DenyState;
 use edgeguard::decide::pipeline::{finish, prepare};
 use edgeguard::decide::warm::{FIXTURE_ISSUER, FIXTURE_JWKS, FIXTURE_NOW};
 use edgeguard::decide::wire::encode;
@@ -131,6 +132,10 @@ impl KeyStore for InMemory {
     }
     fn fresh_generation(&self, _: &str, _: u64) -> Option<u64> {
         Some(1)
+    }
+    fn deny_list(&self, _: u64, _: u64) -> DenyState {
+        // The benchmark's configuration has no DENY_LIST binding: never asked.
+        DenyState::Fetch
     }
 }
 

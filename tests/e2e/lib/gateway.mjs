@@ -48,9 +48,12 @@ export function tempKvDir() {
  * @param {number} [o.port]       loopback port of the direct socket; default 0 (any free port)
  * @param {boolean} [o.keepLogs]  collect the worker's output in `logs` (default); false drops
  *                                it, for long runs (bench/host.mjs) where it would only grow
- * @returns {Promise<{url, mf, logs: string[], kv: () => Promise<KVNamespace>, close}>}
+ * @param {string[]|object} [o.kvNamespaces]  more KV bindings besides JWKS_CACHE (e.g. DENY_LIST);
+ *                                an object maps bindings to namespace ids (as wrangler.toml does)
+ * @param {string[]} [o.r2Buckets]     R2 bindings (a binding of the wrong kind, for tests)
+ * @returns {Promise<{url, mf, logs: string[], kv: (name?: string) => Promise<KVNamespace>, close}>}
  */
-export async function startGateway({ issuers, vars = {}, origin, kvPersist, script = SCRIPT, port = 0, keepLogs = true } = {}) {
+export async function startGateway({ issuers, vars = {}, origin, kvPersist, script = SCRIPT, port = 0, keepLogs = true, kvNamespaces = [], r2Buckets = [] } = {}) {
   const bindings = { ...vars };
   if (issuers !== undefined) bindings.ISSUERS = typeof issuers === "string" ? issuers : JSON.stringify(issuers);
   const originUrl = typeof origin === "string" ? origin : origin?.url;
@@ -78,7 +81,8 @@ export async function startGateway({ issuers, vars = {}, origin, kvPersist, scri
     modulesRoot: dirname(script),
     compatibilityDate: "2025-09-01",
     bindings,
-    kvNamespaces: ["JWKS_CACHE"],
+    kvNamespaces: Array.isArray(kvNamespaces) ? ["JWKS_CACHE", ...kvNamespaces] : { JWKS_CACHE: "JWKS_CACHE", ...kvNamespaces },
+    r2Buckets,
     kvPersist: kvPersist ? resolve(kvPersist) : false,
     host: "127.0.0.1",
     port: 0,
@@ -100,7 +104,7 @@ export async function startGateway({ issuers, vars = {}, origin, kvPersist, scri
     url,
     mf,
     logs,
-    kv: () => mf.getKVNamespace("JWKS_CACHE"),
+    kv: (name = "JWKS_CACHE") => mf.getKVNamespace(name),
     async close() {
       if (closed) return;
       closed = true;
