@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Bundles the benchmark's JavaScript Workers (bench/js-passthrough, bench/jose-worker,
-// bench/js-reject-log) into
+// bench/js-reject-log, bench/js-reject) into
 // single ES modules, minified as `wrangler deploy --minify` would upload them, so their
 // sizes compare with edgeguard's build/:
 //   node bench/build-workers.mjs --out DIR    -> DIR/js-passthrough/index.js, DIR/jose-worker/index.js
@@ -15,6 +15,7 @@ export const WORKERS = {
   "js-passthrough": join(here, "js-passthrough", "index.js"),
   "jose-worker": join(here, "jose-worker", "index.js"),
   "js-reject-log": join(here, "js-reject-log", "index.js"),
+  "js-reject": join(here, "js-reject", "index.js"),
 };
 
 /** Bundles `entry` into `outfile`; `realm` sets the jose Worker's WWW-Authenticate realm. */

@@ -92,10 +92,13 @@ log(`bundling the JavaScript Workers into ${work}`);
 const jsPass = await bundleWorker(WORKERS["js-passthrough"], join(work, "bundles", "js-passthrough", "index.js"));
 const jose = await bundleWorker(WORKERS["jose-worker"], join(work, "bundles", "jose-worker", "index.js"));
 const jsReject = await bundleWorker(WORKERS["js-reject-log"], join(work, "bundles", "js-reject-log", "index.js"));
+const jsRejectQuiet = await bundleWorker(WORKERS["js-reject"], join(work, "bundles", "js-reject", "index.js"));
 const workers = [
   { id: "js", label: "JS passthrough", entry: jsPass, workloads: PASSTHROUGH_WORKLOADS, passthrough: true },
   // What a 401 built in JS with one console.log costs: the floor of the 401 rows.
   { id: "js401", label: "JS 401 + log line", entry: jsReject, workloads: ["none"] },
+  // The same without the console.log: the difference is what the runtime charges for the line.
+  { id: "js401q", label: "JS 401, no log line", entry: jsRejectQuiet, workloads: ["none"] },
   { id: "rust", label: "Rust passthrough", entry: resolve(o["rust-passthrough"]), workloads: PASSTHROUGH_WORKLOADS, passthrough: true },
   { id: "jose", label: "jose", entry: jose },
   { id: "edgeguard", label: "edgeguard", entry: resolve(o.edgeguard) },

@@ -108,8 +108,12 @@ eg_log "wasm-opt -O"
 eg_wasm_opt "$STAGE/index_bg.wasm" -O
 
 # 4. The entry: our shim (js/) bundled with the glue by esbuild; the Wasm stays a module.
+#    Minified, except in a profiling build (EDGEGUARD_KEEP_WASM_NAMES=1), whose CPU profile
+#    then names the JS lines too.
 cp "$EG_ROOT/js/shim.mjs" "$EG_ROOT/js/apply.mjs" "$STAGE/"
-"$ESBUILD_BIN" --log-level=warning --bundle --format=esm --minify \
+MINIFY=(--minify)
+[ "${EDGEGUARD_KEEP_WASM_NAMES:-0}" = 1 ] && MINIFY=()
+"$ESBUILD_BIN" --log-level=warning --bundle --format=esm "${MINIFY[@]}" \
   --external:./index_bg.wasm '--external:cloudflare:*' \
   "$STAGE/shim.mjs" --outfile="$OUT_DIR/index.js" --allow-overwrite ||
   eg_die "esbuild failed" "Rerun scripts/setup.sh (it installs esbuild from npm)."
