@@ -54,6 +54,63 @@ pub const VAR_NAMES: [&str; 32] = [
     "DPOP_REPLAY_ENTRIES",
 ];
 
+/// `RESOURCE_METADATA`: the RFC 9728 protected-resource metadata the gateway serves.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResourceMetadata {
+    /// The operator's document, as JSON text (`bearer_methods_supported` added if absent).
+    Fixed(String),
+    /// `"auto"`: the document built from the configuration, whose `resource` is each
+    /// request's origin (what a client that found this gateway at that origin expects).
+    /// Held as the JSON text of its other members, so a request splices the origin in.
+    Auto(String),
+}
+
+impl ResourceMetadata {
+    /// The document for a request to `origin` (`https://host[:port]`).
+    pub fn document(&self, origin: &str) -> String {
+        match self {
+            ResourceMetadata::Fixed(doc) => doc.clone(),
+            ResourceMetadata::Auto(rest) => {
+                // `origin` is the runtime's serialised URL origin, but it is escaped anyway.
+                let resource = serde_json::to_string(origin).unwrap_or_default();
+                format!("{{\"resource\":{resource},{rest}")
+            }
+        }
+    }
+
+    /// `"auto"`'s document for `config`: the configured issuers as `authorization_servers`,
+    /// the RFC 6750 methods the gateway reads (`header`; `query` with `TOKEN_QUERY_PARAM`),
+    /// and every scope a route rule names (first-named first).
+    fn auto(config: &Config) -> ResourceMetadata {
+        let mut doc = serde_json::Map::new();
+        let servers: Vec<Value> = config
+            .issuers
+            .iter()
+            .map(|i| Value::String(i.issuer.clone()))
+            .collect();
+        doc.insert("authorization_servers".into(), Value::Array(servers));
+        let mut methods = vec![Value::from("header")];
+        if config.token_query_param.is_some() {
+            methods.push(Value::from("query"));
+        }
+        doc.insert("bearer_methods_supported".into(), Value::Array(methods));
+        // In the order the rules name them, each once.
+        let mut scopes: Vec<Value> = Vec::new();
+        let named = config.routes.iter().chain([&config.default_route]);
+        for scope in named.flat_map(|r| &r.scopes) {
+            if !scopes.iter().any(|s| s.as_str() == Some(scope.as_str())) {
+                scopes.push(Value::from(scope.as_str()));
+            }
+        }
+        if !scopes.is_empty() {
+            doc.insert("scopes_supported".into(), Value::Array(scopes));
+        }
+        // The object's text without its opening brace: `document` writes `resource` there.
+        let text = Value::Object(doc).to_string();
+        ResourceMetadata::Auto(text[1..].to_owned())
+    }
+}
+
 /// `TOKEN_HEADER`: one more header the token may come in (Cloudflare Access's
 /// `Cf-Access-Jwt-Assertion`, an API's `X-Api-Token: Token <jwt>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,8 +269,8 @@ pub struct Config {
     pub deny_list: bool,
     /// How long an isolate uses its copy of the KV deny list before listing it again.
     pub deny_list_ttl_secs: u64,
-    /// RFC 9728 document served at `/.well-known/oauth-protected-resource` (JSON text).
-    pub resource_metadata: Option<String>,
+    /// RFC 9728 document served at `/.well-known/oauth-protected-resource`.
+    pub resource_metadata: Option<ResourceMetadata>,
     /// RFC 9449: how old a DPoP proof's `iat` may be.
     pub dpop_max_age_secs: u64,
     /// RFC 9449: `jti`s remembered per isolate for replay detection.
@@ -305,7 +362,8 @@ impl Config {
             Issuers::Unchecked => Vec::new(),
         };
         let token_header = e.take(v.token_header(identity.as_ref(), &claim_headers));
-        let config = Config {
+        let metadata = e.take(v.resource_metadata());
+        let mut config = Config {
             issuers,
             origin,
             realm,
@@ -346,9 +404,15 @@ impl Config {
             deny_sub: e.take(v.string_list("DENY_SUB")),
             deny_list: false,
             deny_list_ttl_secs: e.take(v.number("DENY_LIST_TTL_SECONDS", 30, 1, 3600)),
-            resource_metadata: e.take(v.resource_metadata()),
+            resource_metadata: None,
             dpop_max_age_secs: e.take(v.number("DPOP_MAX_AGE_SECONDS", 300, 1, 3600)),
             dpop_replay_entries: e.take(v.number("DPOP_REPLAY_ENTRIES", 4096, 0, 100_000)) as usize,
+        };
+        // "auto" describes the rest of the configuration, so it is built from it.
+        config.resource_metadata = match metadata {
+            Some(MetadataSetting::Auto) => Some(ResourceMetadata::auto(&config)),
+            Some(MetadataSetting::Fixed(doc)) => Some(ResourceMetadata::Fixed(doc)),
+            None => None,
         };
         if e.0.is_empty() {
             Ok(config)
@@ -365,6 +429,12 @@ pub enum Issuers<'a> {
     Text(Option<&'a str>),
     /// Not at hand (a check of wrangler.toml alone: `ISSUERS` is a secret).
     Unchecked,
+}
+
+/// `RESOURCE_METADATA` as written, before the rest of the configuration is known.
+enum MetadataSetting {
+    Auto,
+    Fixed(String),
 }
 
 /// The errors found so far.
@@ -523,14 +593,17 @@ impl Vars<'_> {
         Ok(out)
     }
 
-    fn resource_metadata(&self) -> Result<Option<String>, ConfigError> {
+    fn resource_metadata(&self) -> Result<Option<MetadataSetting>, ConfigError> {
+        if self.get("RESOURCE_METADATA") == Some("auto") {
+            return Ok(Some(MetadataSetting::Auto));
+        }
         let Some(value) = self.json("RESOURCE_METADATA")? else {
             return Ok(None);
         };
         let Value::Object(mut doc) = value else {
             return Err(ConfigError::new(
                 "RESOURCE_METADATA",
-                "must be a JSON object",
+                "must be \"auto\" or a JSON object",
             ));
         };
         if !matches!(doc.get("resource"), Some(Value::String(r)) if Url::parse(r).is_ok()) {
@@ -541,7 +614,7 @@ impl Vars<'_> {
         }
         doc.entry("bearer_methods_supported")
             .or_insert_with(|| serde_json::json!(["header"]));
-        Ok(Some(Value::Object(doc).to_string()))
+        Ok(Some(MetadataSetting::Fixed(Value::Object(doc).to_string())))
     }
 
     fn realm(&self) -> Result<String, ConfigError> {

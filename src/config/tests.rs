@@ -405,3 +405,68 @@ fn token_header_is_a_header_name_with_an_optional_prefix() {
     .unwrap_err();
     assert_eq!(e.field, "TOKEN_HEADER");
 }
+
+/// `RESOURCE_METADATA = "auto"`: the document describes this configuration, and its
+/// `resource` is whatever origin the request came to.
+#[test]
+fn auto_resource_metadata_is_built_from_the_configuration() {
+    let issuers = r#"[{"issuer":"https://login.example.test/","jwks_uri":"https://login.example.test/j","audiences":["a"]},
+                      {"issuer":"https://other.example.test","jwks_uri":"https://other.example.test/j","audiences":["a"]}]"#;
+    let vars = |extra: &[(&str, &str)]| -> HashMap<String, String> {
+        [("RESOURCE_METADATA", "auto")]
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let c = Config::parse(Some(issuers), &vars(&[])).unwrap();
+    let doc: Value = serde_json::from_str(
+        &c.resource_metadata
+            .as_ref()
+            .unwrap()
+            .document("https://mcp.example.test"),
+    )
+    .unwrap();
+    assert_eq!(
+        doc,
+        serde_json::json!({
+            "resource": "https://mcp.example.test",
+            "authorization_servers": ["https://login.example.test/", "https://other.example.test"],
+            "bearer_methods_supported": ["header"],
+        })
+    );
+    let c = Config::parse(
+        Some(issuers),
+        &vars(&[
+            ("TOKEN_QUERY_PARAM", "access_token"),
+            (
+                "ROUTES",
+                r#"[{"path":"/admin/*","scopes":["admin","read"]}]"#,
+            ),
+            ("DEFAULT_ROUTE", r#"{"scopes":["read"]}"#),
+        ]),
+    )
+    .unwrap();
+    let doc: Value = serde_json::from_str(
+        &c.resource_metadata
+            .as_ref()
+            .unwrap()
+            .document("http://127.0.0.1:8787"),
+    )
+    .unwrap();
+    assert_eq!(doc["resource"], "http://127.0.0.1:8787");
+    assert_eq!(
+        doc["bearer_methods_supported"],
+        serde_json::json!(["header", "query"])
+    );
+    assert_eq!(
+        doc["scopes_supported"],
+        serde_json::json!(["admin", "read"])
+    );
+    // Exactly "auto": anything else must be a JSON object.
+    for other in ["Auto", "\"auto\"", "automatic"] {
+        let vars = HashMap::from([("RESOURCE_METADATA".to_string(), other.to_string())]);
+        let e = Config::parse(Some(issuers), &vars).unwrap_err();
+        assert_eq!(e.field, "RESOURCE_METADATA", "{other}: {e}");
+    }
+}

@@ -11,7 +11,7 @@
 
 use self::forward::{HeaderPlan, Plans};
 use crate::config::routes::{AuthMode, Rule};
-use crate::config::Config;
+use crate::config::{Config, ResourceMetadata};
 use crate::decide::cache::{Refusal, TokenCache, Verdict as Cached};
 use crate::decide::pipeline::{finish, prepare};
 use crate::error::{EdgeResponse, ExtractError, JwksError, Rejection, TokenError};
@@ -163,8 +163,8 @@ pub fn decide(
         Err(rejection) => return answer(config, metadata_url.as_deref(), (rejection, None, None)),
     };
     match authorize(parts, &url, &path, config, now, caches, keys) {
-        Ok(Outcome::Metadata(doc)) => Verdict::Answer {
-            response: metadata_response(doc),
+        Ok(Outcome::Metadata(metadata)) => Verdict::Answer {
+            response: metadata_response(&metadata.document(url.origin)),
             log: None,
         },
         Ok(Outcome::Forward(principal)) => Verdict::Forward {
@@ -206,7 +206,7 @@ pub fn config_failure(rejection: &Rejection) -> Verdict {
 enum Outcome<'c> {
     /// Forward, with this caller's identity (or anonymously).
     Forward(Option<Rc<Principal>>),
-    Metadata(&'c str),
+    Metadata(&'c ResourceMetadata),
     /// Not decided without I/O.
     Io(Verdict),
 }

@@ -550,3 +550,48 @@ fn a_deny_list_that_cannot_be_read_refuses_with_503() {
     assert!(log_of(&verdict).contains("deny_list_unavailable: KV list failed: down"));
     assert_eq!(store.asked.get(), 0);
 }
+
+#[test]
+fn auto_metadata_names_the_origin_the_request_came_to() {
+    let config = config_with(&[("RESOURCE_METADATA", "auto")]);
+    let mut caches = Caches::for_config(Some(&config));
+    for origin in ["https://mcp.fixtures.test", "http://127.0.0.1:8787"] {
+        let url = format!("{origin}{METADATA_PATH}");
+        let verdict = decide(
+            &get(&url, None),
+            &config,
+            FIXTURE_NOW,
+            &mut caches,
+            &Store::empty(),
+        );
+        let Verdict::Answer {
+            response,
+            log: None,
+        } = &verdict
+        else {
+            panic!("{verdict:?}");
+        };
+        assert_eq!(response.status, 200);
+        let doc: serde_json::Value = serde_json::from_str(&response.body).unwrap();
+        assert_eq!(doc["resource"], origin);
+        assert_eq!(
+            doc["authorization_servers"],
+            serde_json::json!([FIXTURE_ISSUER])
+        );
+        // And a 401 there points at this origin's document.
+        let other = format!("{origin}/tools");
+        let verdict = decide(
+            &get(&other, None),
+            &config,
+            FIXTURE_NOW,
+            &mut caches,
+            &Store::empty(),
+        );
+        assert_eq!(status(&verdict), 401);
+        let challenge = header(&verdict, "www-authenticate").unwrap();
+        assert!(
+            challenge.contains(&format!("resource_metadata=\"{url}\"")),
+            "{challenge}"
+        );
+    }
+}
