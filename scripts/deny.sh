@@ -9,8 +9,10 @@
 #   --ttl    the entry lapses after SECONDS (at least 60, KV's minimum): use the token's
 #            remaining lifetime, after which `exp` refuses it anyway
 #   --local  wrangler dev's local namespace instead of the deployed one (--remote)
+#   --       ends the options: a VALUE that starts with "-" comes after it
 #   WRANGLER="npx wrangler" (default) runs wrangler; extra wrangler flags go in WRANGLER_FLAGS
-#   (e.g. "--env production" or "--config other.toml").
+#   (split on spaces; e.g. "--env production" or "--config other.toml", paths relative to
+#   the repository root).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -30,7 +32,13 @@ while [ $# -gt 0 ]; do
       ttl=(--ttl "$2")
       shift
       ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --)
+      shift
+      args+=("$@")
+      break
+      ;;
+    -*) eg_die "unknown option '$1' (a value starting with '-' goes after --)" "$usage" ;;
     *) args+=("$1") ;;
   esac
   shift
@@ -53,6 +61,7 @@ case "${args[0]}" in
   add)
     [ ${#args[@]} -ge 3 ] && [ ${#args[@]} -le 4 ] || eg_die "add takes a kind, a value and an optional reason" "$usage"
     key="$(entry "${args[1]}" "${args[2]}")"
+    [[ "${args[3]:-}" != -* ]] || eg_die "the reason must not start with '-' (wrangler would read it as an option)" "$usage"
     eg_log "revoking $key (seen everywhere within about 60 s plus DENY_LIST_TTL_SECONDS)"
     exec "${kv[@]}" put "$key" "${args[3]:-revoked $(date -u +%FT%TZ)}" --binding DENY_LIST "${ttl[@]}" "${where[@]}" "${flags[@]}"
     ;;
@@ -65,6 +74,7 @@ case "${args[0]}" in
     ;;
   list)
     [ ${#args[@]} -eq 1 ] || eg_die "list takes no arguments" "$usage"
+    [ ${#ttl[@]} -eq 0 ] || eg_die "--ttl is for add" "$usage"
     exec "${kv[@]}" list --binding DENY_LIST "${where[@]}" "${flags[@]}"
     ;;
   *) eg_die "unknown command '${args[0]}'" "$usage" ;;

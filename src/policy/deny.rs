@@ -79,6 +79,94 @@ pub enum DenyState {
     Unavailable(String),
 }
 
+/// What an isolate knows of its listings of the namespace (kept by `edge::deny_list`).
+#[derive(Debug, Default)]
+pub struct ListingState {
+    snapshot: Option<DenySnapshot>,
+    /// When the listing under way started (a start time, so a cancelled request cannot
+    /// leave it set for longer than a listing can take).
+    listing_since: Option<u64>,
+    /// When the last listing failed, and why (cleared by a success).
+    failed: Option<(u64, String)>,
+}
+
+/// What a request that found the copy stale should do.
+#[derive(Debug, Clone)]
+pub enum Next {
+    /// Check against this copy.
+    Use(Rc<DenyList>),
+    /// Refuse without asking KV: a listing failed this second.
+    Refuse(String),
+    /// List the namespace.
+    List,
+}
+
+impl ListingState {
+    /// The fresh copy, if any: what the synchronous path may use.
+    pub fn fresh(&self, now: u64, ttl: u64) -> Option<Rc<DenyList>> {
+        let snap = self.snapshot.as_ref()?;
+        snap.is_fresh(now, ttl).then(|| snap.list.clone())
+    }
+
+    /// `deadline` is how long a listing may take (seconds). While another request of the
+    /// isolate lists, a copy is still used up to that long past its TTL (one listing at a
+    /// time, not one per request); after a failed listing it never is: requests are refused
+    /// without asking KV again for the rest of that second, and while a new listing runs.
+    pub fn next(&self, now: u64, ttl: u64, deadline: u64) -> Next {
+        if let Some(list) = self.fresh(now, ttl) {
+            return Next::Use(list);
+        }
+        let listing = self
+            .listing_since
+            .is_some_and(|t| now <= t.saturating_add(deadline));
+        if listing {
+            match &self.failed {
+                None => {
+                    if let Some(list) = self.fresh(now, ttl.saturating_add(deadline)) {
+                        return Next::Use(list);
+                    }
+                }
+                // After a failure, the listing under way tells; meanwhile, its cause.
+                Some((_, cause)) => return Next::Refuse(cause.clone()),
+            }
+        }
+        match &self.failed {
+            Some((at, cause)) if now <= *at => Next::Refuse(cause.clone()),
+            _ => Next::List,
+        }
+    }
+
+    pub fn started(&mut self, now: u64) {
+        self.listing_since = Some(now);
+    }
+
+    /// Records a listing's outcome; for a success, also whether the counts changed (worth
+    /// a log line).
+    pub fn finished(&mut self, now: u64, listed: Result<DenyList, String>) -> (DenyState, bool) {
+        self.listing_since = None;
+        match listed {
+            Ok(list) => {
+                let list = Rc::new(list);
+                let changed = self
+                    .snapshot
+                    .as_ref()
+                    .is_none_or(|old| old.list.counts() != list.counts());
+                self.snapshot = Some(DenySnapshot {
+                    list: list.clone(),
+                    fetched_at: now,
+                });
+                self.failed = None;
+                (DenyState::Ready(list), changed)
+            }
+            Err(cause) => {
+                // The copy stays for the record, but `next` no longer serves it past its TTL.
+                self.failed = Some((now, cause.clone()));
+                (DenyState::Unavailable(cause), false)
+            }
+        }
+    }
+}
+
 /// The key names of a listing in progress, page by page.
 #[derive(Debug, Default)]
 pub struct Listing {
@@ -154,6 +242,61 @@ mod tests {
             fetched_at: u64::MAX - 1,
         };
         assert!(far.is_fresh(u64::MAX - 1, 30), "no overflow");
+    }
+
+    fn use_of(next: Next) -> Option<Rc<DenyList>> {
+        match next {
+            Next::Use(list) => Some(list),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_stale_copy_serves_only_while_another_listing_runs_and_never_after_a_failure() {
+        let (ttl, deadline) = (30, 5);
+        let mut state = ListingState::default();
+        assert!(
+            matches!(state.next(0, ttl, deadline), Next::List),
+            "nothing held"
+        );
+        state.started(0);
+        // Another request while the first listing runs, no copy yet: it lists too.
+        assert!(matches!(state.next(0, ttl, deadline), Next::List));
+        let (ready, changed) = state.finished(1, Ok(DenyList::from_names(["jti:a"])));
+        assert!(matches!(ready, DenyState::Ready(_)) && changed);
+        assert!(state.fresh(30, ttl).is_some() && state.fresh(31, ttl).is_none());
+        assert!(use_of(state.next(30, ttl, deadline)).is_some(), "fresh");
+        assert!(
+            matches!(state.next(31, ttl, deadline), Next::List),
+            "stale, nobody listing"
+        );
+
+        state.started(31);
+        let during = use_of(state.next(33, ttl, deadline)).expect("the copy, while listing");
+        assert!(during.denies(Some("a"), None));
+        assert!(
+            matches!(state.next(37, ttl, deadline), Next::List),
+            "the listing outlived its deadline: not waited for"
+        );
+        // KV fails: refused for the rest of that second, then listed again; the old copy is
+        // never served again, however many listings are under way.
+        let (failed, _) = state.finished(33, Err("KV list failed: down".into()));
+        assert!(matches!(failed, DenyState::Unavailable(_)));
+        assert!(matches!(state.next(33, ttl, deadline), Next::Refuse(c) if c.contains("down")));
+        assert!(matches!(state.next(34, ttl, deadline), Next::List));
+        state.started(34);
+        assert!(
+            matches!(state.next(35, ttl, deadline), Next::Refuse(_)),
+            "after a failure, no copy past its TTL while another listing runs: refused"
+        );
+        assert!(
+            matches!(state.next(40, ttl, deadline), Next::List),
+            "that listing outlived its deadline"
+        );
+        // A success clears the failure and the counts did not change: no log line.
+        let (_, changed) = state.finished(36, Ok(DenyList::from_names(["jti:b"])));
+        assert!(!changed);
+        assert!(use_of(state.next(36, ttl, deadline)).is_some());
     }
 
     #[test]
