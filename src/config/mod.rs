@@ -57,8 +57,9 @@ pub const VAR_NAMES: [&str; 32] = [
 /// `RESOURCE_METADATA`: the RFC 9728 protected-resource metadata the gateway serves.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ResourceMetadata {
-    /// The operator's document, as JSON text (`bearer_methods_supported` added if absent).
-    Fixed(String),
+    /// The operator's document, as JSON text (`bearer_methods_supported` added if absent),
+    /// and its `resource`.
+    Fixed { document: String, resource: String },
     /// `"auto"`: the document built from the configuration, whose `resource` is each
     /// request's origin (what a client that found this gateway at that origin expects).
     /// Held as the JSON text of its other members, so a request splices the origin in.
@@ -69,12 +70,20 @@ impl ResourceMetadata {
     /// The document for a request to `origin` (`https://host[:port]`).
     pub fn document(&self, origin: &str) -> String {
         match self {
-            ResourceMetadata::Fixed(doc) => doc.clone(),
+            ResourceMetadata::Fixed { document, .. } => document.clone(),
             ResourceMetadata::Auto(rest) => {
                 // `origin` is the runtime's serialised URL origin, but it is escaped anyway.
                 let resource = serde_json::to_string(origin).unwrap_or_default();
                 format!("{{\"resource\":{resource},{rest}")
             }
+        }
+    }
+
+    /// The protected resource a request to `origin` is for: the document's `resource`.
+    pub fn resource<'a>(&'a self, origin: &'a str) -> &'a str {
+        match self {
+            ResourceMetadata::Fixed { resource, .. } => resource,
+            ResourceMetadata::Auto(_) => origin,
         }
     }
 
@@ -197,7 +206,12 @@ pub struct IssuerConfig {
     /// The exact `iss`.
     pub issuer: String,
     pub jwks: JwksSource,
+    /// Accepted `aud` values (empty only with `resource_audience`).
     pub audiences: Vec<String>,
+    /// RFC 8707 / MCP: `aud` may also name the protected resource the request is for
+    /// (`ResourceMetadata::resource`). That depends on the request, so it is checked per
+    /// request, not when the token is verified (a cached token is reused across hosts).
+    pub resource_audience: bool,
     pub algorithms: Vec<Alg>,
     /// HMAC secret, present only when an `HS*` algorithm is listed.
     pub secret: Option<Vec<u8>>,
@@ -411,9 +425,19 @@ impl Config {
         // "auto" describes the rest of the configuration, so it is built from it.
         config.resource_metadata = match metadata {
             Some(MetadataSetting::Auto) => Some(ResourceMetadata::auto(&config)),
-            Some(MetadataSetting::Fixed(doc)) => Some(ResourceMetadata::Fixed(doc)),
+            Some(MetadataSetting::Fixed { document, resource }) => {
+                Some(ResourceMetadata::Fixed { document, resource })
+            }
             None => None,
         };
+        if config.resource_metadata.is_none() {
+            if let Some(i) = config.issuers.iter().position(|i| i.resource_audience) {
+                e.0.push(ConfigError::new(
+                    format!("ISSUERS[{i}].resource_audience"),
+                    "needs RESOURCE_METADATA (the resource is its \"resource\", or the request's origin with \"auto\")",
+                ));
+            }
+        }
         if e.0.is_empty() {
             Ok(config)
         } else {
@@ -434,7 +458,7 @@ pub enum Issuers<'a> {
 /// `RESOURCE_METADATA` as written, before the rest of the configuration is known.
 enum MetadataSetting {
     Auto,
-    Fixed(String),
+    Fixed { document: String, resource: String },
 }
 
 /// The errors found so far.
@@ -606,15 +630,21 @@ impl Vars<'_> {
                 "must be \"auto\" or a JSON object",
             ));
         };
-        if !matches!(doc.get("resource"), Some(Value::String(r)) if Url::parse(r).is_ok()) {
-            return Err(ConfigError::new(
-                "RESOURCE_METADATA",
-                "needs \"resource\": an absolute URL",
-            ));
-        }
+        let resource = match doc.get("resource") {
+            Some(Value::String(r)) if Url::parse(r).is_ok() => r.clone(),
+            _ => {
+                return Err(ConfigError::new(
+                    "RESOURCE_METADATA",
+                    "needs \"resource\": an absolute URL",
+                ))
+            }
+        };
         doc.entry("bearer_methods_supported")
             .or_insert_with(|| serde_json::json!(["header"]));
-        Ok(Some(MetadataSetting::Fixed(Value::Object(doc).to_string())))
+        Ok(Some(MetadataSetting::Fixed {
+            document: Value::Object(doc).to_string(),
+            resource,
+        }))
     }
 
     fn realm(&self) -> Result<String, ConfigError> {
@@ -768,10 +798,11 @@ fn issuer_items(raw: Option<&str>, max: Option<usize>) -> Result<Vec<Value>, Con
 }
 
 fn parse_issuer(item: &Value, at: &str) -> Result<IssuerConfig, ConfigError> {
-    const FIELDS: [&str; 8] = [
+    const FIELDS: [&str; 9] = [
         "issuer",
         "jwks_uri",
         "audiences",
+        "resource_audience",
         "algorithms",
         "secret",
         "require_typ",
@@ -796,7 +827,19 @@ fn parse_issuer(item: &Value, at: &str) -> Result<IssuerConfig, ConfigError> {
         }
     };
 
+    let resource_audience = match obj.get("resource_audience") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(ConfigError::new(
+                field("resource_audience"),
+                "must be true or false",
+            ))
+        }
+    };
     let audiences = match obj.get("audiences") {
+        // The resource is then the only audience accepted.
+        None if resource_audience => Vec::new(),
         Some(Value::Array(list)) if !list.is_empty() => list
             .iter()
             .map(|a| match a {
@@ -991,6 +1034,7 @@ fn parse_issuer(item: &Value, at: &str) -> Result<IssuerConfig, ConfigError> {
         issuer,
         jwks,
         audiences,
+        resource_audience,
         algorithms,
         secret,
         require_typ,

@@ -470,3 +470,41 @@ fn auto_resource_metadata_is_built_from_the_configuration() {
         assert_eq!(e.field, "RESOURCE_METADATA", "{other}: {e}");
     }
 }
+
+#[test]
+fn resource_audience_is_a_boolean_that_needs_resource_metadata() {
+    const RESOURCE_ONLY: &str = r#"[{"issuer":"https://i.test/","jwks_uri":"https://i.test/jwks","resource_audience":true}]"#;
+    let auto = vars(&[("RESOURCE_METADATA", "auto")]);
+    let c = Config::parse(Some(RESOURCE_ONLY), &auto).unwrap();
+    assert!(c.issuers[0].resource_audience);
+    assert!(
+        c.issuers[0].audiences.is_empty(),
+        "the resource is the only audience"
+    );
+    let fixed = vars(&[(
+        "RESOURCE_METADATA",
+        r#"{"resource":"https://mcp.test/mcp"}"#,
+    )]);
+    let c = Config::parse(Some(RESOURCE_ONLY), &fixed).unwrap();
+    let metadata = c.resource_metadata.as_ref().unwrap();
+    assert_eq!(
+        metadata.resource("https://other.test"),
+        "https://mcp.test/mcp"
+    );
+    // Without metadata there is no resource to compare with.
+    let e = Config::parse(Some(RESOURCE_ONLY), &HashMap::new()).unwrap_err();
+    assert_eq!(e.field, "ISSUERS[0].resource_audience", "{e}");
+    assert!(e.message.contains("RESOURCE_METADATA"), "{e}");
+    // Not a boolean; and without it, audiences stay required.
+    let e = Config::parse(Some(&RESOURCE_ONLY.replace("true", "\"yes\"")), &auto).unwrap_err();
+    assert_eq!(e.field, "ISSUERS[0].resource_audience", "{e}");
+    let e = Config::parse(Some(&RESOURCE_ONLY.replace("true", "false")), &auto).unwrap_err();
+    assert_eq!(e.field, "ISSUERS[0].audiences", "{e}");
+    // Both together: the configured audiences and the resource.
+    let both = RESOURCE_ONLY.replace(
+        r#""resource_audience""#,
+        r#""audiences":["api"],"resource_audience""#,
+    );
+    let c = Config::parse(Some(&both), &auto).unwrap();
+    assert_eq!(c.issuers[0].audiences, ["api"]);
+}

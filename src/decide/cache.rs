@@ -277,6 +277,7 @@ mod tests {
             claims_b64: "e30".into(),
             claims: Map::new(),
             expires_at: exp,
+            resource_audience: false,
         })
     }
 

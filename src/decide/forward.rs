@@ -306,6 +306,7 @@ mod tests {
             claims_b64: "e30".into(),
             claims: claims.as_object().unwrap().clone(),
             expires_at: 0.0,
+            resource_audience: false,
         };
         let p = plan(&principal, &config);
         let get = |n: &str| {
@@ -338,6 +339,7 @@ mod tests {
             claims_b64: "e30".into(),
             claims: Default::default(),
             expires_at: 0.0,
+            resource_audience: false,
         })
     }
 

@@ -20,7 +20,7 @@ use crate::keys::KeySet;
 use crate::path::RequestPath;
 use crate::policy::deny::DenyState;
 use crate::policy::dpop::{self, DpopSettings, ReplayCache};
-use crate::policy::routes;
+use crate::policy::{claims, routes};
 use crate::token::extract::{find_token_with_scheme, Offered, Scheme};
 use crate::token::{Principal, UntrustedToken};
 use std::rc::Rc;
@@ -296,6 +296,17 @@ fn authorize<'c>(
             .get(name)
             .and_then(serde_json::Value::as_str)
     };
+    if principal.resource_audience {
+        let resource = config
+            .resource_metadata
+            .as_ref()
+            .map(|m| m.resource(url.origin));
+        if !resource.is_some_and(|r| claims::names_resource(&principal, r)) {
+            return Err(with_issuer(Rejection::InvalidToken(
+                TokenError::AudienceMismatch,
+            )));
+        }
+    }
     if claim("jti").is_some_and(|j| config.deny_jti.iter().any(|d| d == j))
         || claim("sub").is_some_and(|s| config.deny_sub.iter().any(|d| d == s))
         || deny_list.is_some_and(|list| list.denies(claim("jti"), claim("sub")))

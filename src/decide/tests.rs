@@ -595,3 +595,97 @@ fn auto_metadata_names_the_origin_the_request_came_to() {
         );
     }
 }
+
+/// An issuer that signs with HS256 and whose tokens name the resource they are for
+/// (`resource_audience`, no `audiences`): the MCP setup.
+const RESOURCE_ISSUER: &str = "https://as.fixtures.test/";
+const RESOURCE_SECRET: [u8; 32] = [7; 32];
+
+fn resource_config(metadata: &str) -> Config {
+    use base64::Engine as _;
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(RESOURCE_SECRET);
+    let issuers = format!(
+        r#"[{{"issuer":"{RESOURCE_ISSUER}","algorithms":["HS256"],"secret":"{secret}","resource_audience":true}}]"#
+    );
+    let vars = HashMap::from([("RESOURCE_METADATA".to_string(), metadata.to_string())]);
+    Config::parse(Some(&issuers), &vars).expect("test configuration parses")
+}
+
+fn hs256_for(aud: serde_json::Value) -> String {
+    use base64::Engine as _;
+    use jwt_compact::alg::{Hs256, Hs256Key};
+    use jwt_compact::{Algorithm, AlgorithmSignature};
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let claims = serde_json::json!({"iss": RESOURCE_ISSUER, "sub": "agent", "aud": aud, "exp": FIXTURE_NOW + 600});
+    let signed = format!(
+        "{}.{}",
+        b64(br#"{"alg":"HS256"}"#),
+        b64(claims.to_string().as_bytes())
+    );
+    let signature = Hs256.sign(&Hs256Key::new(RESOURCE_SECRET), signed.as_bytes());
+    format!("{signed}.{}", b64(&signature.as_bytes()))
+}
+
+#[test]
+fn a_resource_audience_is_checked_against_each_request_even_from_the_cache() {
+    let config = resource_config("auto");
+    let mut caches = Caches::for_config(Some(&config));
+    let auth = bearer(&hs256_for(serde_json::json!("https://mcp-a.fixtures.test")));
+    let at = |origin: &str| format!("{origin}/mcp");
+    let a = at("https://mcp-a.fixtures.test");
+    let b = at("https://mcp-b.fixtures.test");
+    let store = Store::empty();
+    assert_eq!(
+        status_of(&get(&a, Some(&auth)), &config, &mut caches, &store),
+        0
+    );
+    // The same token, now cached, at another host of the same gateway: not its resource.
+    let refused = decide(
+        &get(&b, Some(&auth)),
+        &config,
+        FIXTURE_NOW,
+        &mut caches,
+        &store,
+    );
+    assert_eq!(status(&refused), 401);
+    assert!(
+        log_of(&refused).contains("audience"),
+        "{}",
+        log_of(&refused)
+    );
+    // And that refusal is not remembered against the token: its own host still accepts it.
+    assert_eq!(
+        status_of(&get(&a, Some(&auth)), &config, &mut caches, &store),
+        0
+    );
+    // A token for another resource is refused at both.
+    let other = bearer(&hs256_for(serde_json::json!(["https://elsewhere.test"])));
+    for url in [&a, &b] {
+        assert_eq!(
+            status_of(&get(url, Some(&other)), &config, &mut caches, &store),
+            401
+        );
+    }
+}
+
+#[test]
+fn with_a_fixed_document_the_resource_is_its_resource_whatever_the_host() {
+    let config = resource_config(r#"{"resource": "https://mcp.fixtures.test/mcp"}"#);
+    let mut caches = Caches::for_config(Some(&config));
+    let store = Store::empty();
+    let good = bearer(&hs256_for(serde_json::json!(
+        "https://mcp.fixtures.test/mcp"
+    )));
+    let origin_only = bearer(&hs256_for(serde_json::json!("https://mcp.fixtures.test")));
+    for host in ["https://mcp.fixtures.test", "https://alias.fixtures.test"] {
+        let url = format!("{host}/mcp");
+        assert_eq!(
+            status_of(&get(&url, Some(&good)), &config, &mut caches, &store),
+            0
+        );
+        assert_eq!(
+            status_of(&get(&url, Some(&origin_only)), &config, &mut caches, &store),
+            401
+        );
+    }
+}

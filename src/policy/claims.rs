@@ -37,22 +37,15 @@ pub fn check(
     if !matches!(claims.get("sub"), None | Some(Value::String(_))) {
         return Err(TokenError::InvalidClaim);
     }
-    let audience_ok = match claims.get("aud") {
-        Some(Value::String(aud)) => issuer.audiences.contains(aud),
-        Some(Value::Array(list)) => {
-            let mut any = false;
-            for aud in list {
-                let Value::String(aud) = aud else {
-                    return Err(TokenError::InvalidClaim);
-                };
-                any |= issuer.audiences.contains(aud);
-            }
-            any
-        }
-        None => false,
-        Some(_) => return Err(TokenError::InvalidClaim),
-    };
-    if !audience_ok {
+    // Well-formed (a string or an array of strings) and naming a configured audience; when it
+    // names none, an issuer with `resource_audience` leaves it to the request (below).
+    let audiences = audience_values(claims).ok_or(TokenError::InvalidClaim)?;
+    let mut names_configured = false;
+    for aud in audiences {
+        names_configured |= issuer.audiences.iter().any(|a| a == aud);
+    }
+    let resource_audience = !names_configured && issuer.resource_audience;
+    if !names_configured && !(resource_audience && claims.contains_key("aud")) {
         return Err(TokenError::AudienceMismatch);
     }
     // RFC 9068 profile, per issuer.
@@ -81,7 +74,41 @@ pub fn check(
     {
         return Err(TokenError::MissingClaim);
     }
-    Ok(token.into_principal(&issuer.issuer, valid_until))
+    let mut principal = token.into_principal(&issuer.issuer, valid_until);
+    principal.resource_audience = resource_audience;
+    Ok(principal)
+}
+
+/// `aud` as a list: one string, or an array of strings (RFC 7519 §4.1.3); empty when absent,
+/// `None` when it is anything else.
+fn audience_values(claims: &Map<String, Value>) -> Option<Vec<&str>> {
+    match claims.get("aud") {
+        None => Some(Vec::new()),
+        Some(Value::String(aud)) => Some(vec![aud.as_str()]),
+        Some(Value::Array(list)) => list.iter().map(Value::as_str).collect(),
+        Some(_) => None,
+    }
+}
+
+/// Whether a principal's `aud` names `resource` (RFC 8707). An origin with or without its
+/// one trailing slash is the same URL (`https://mcp.example` and `https://mcp.example/`);
+/// anything else compares byte for byte.
+pub fn names_resource(principal: &Principal, resource: &str) -> bool {
+    let resource = bare_origin(resource);
+    audience_values(&principal.claims)
+        .unwrap_or_default()
+        .into_iter()
+        .any(|aud| bare_origin(aud) == resource)
+}
+
+/// `scheme://authority/` without its slash; anything else as it is.
+fn bare_origin(url: &str) -> &str {
+    match url.split_once("://") {
+        Some((_, rest)) if rest.strip_suffix('/').is_some_and(|a| !a.contains('/')) => {
+            &url[..url.len() - 1]
+        }
+        _ => url,
+    }
 }
 
 /// RFC 7515 §4.1.9: `typ` values compare case-insensitively, with `application/` optional.
@@ -127,6 +154,7 @@ mod tests {
             issuer: ISS.into(),
             jwks: JwksSource::None,
             audiences: vec!["api".into()],
+            resource_audience: false,
             algorithms: vec![Alg::Rs256],
             secret: None,
             require_typ: None,
@@ -166,5 +194,93 @@ mod tests {
             run(claims, &issuer(Some(39)), 60).map(|p| p.expires_at),
             Err(TokenError::TooOld)
         );
+    }
+
+    fn resource_issuer(audiences: &[&str]) -> IssuerConfig {
+        IssuerConfig {
+            audiences: audiences.iter().map(|a| a.to_string()).collect(),
+            resource_audience: true,
+            ..issuer(None)
+        }
+    }
+
+    fn with_aud(aud: Value) -> Value {
+        json!({"iss": ISS, "aud": aud, "exp": NOW + 600})
+    }
+
+    #[test]
+    fn a_configured_audience_is_final_even_with_resource_audience() {
+        let p = run(
+            with_aud(json!(["api", "https://mcp.test"])),
+            &resource_issuer(&["api"]),
+            0,
+        );
+        assert!(!p.unwrap().resource_audience, "no per-request check needed");
+    }
+
+    #[test]
+    fn with_resource_audience_any_other_aud_is_left_to_the_request() {
+        let resource_only = resource_issuer(&[]);
+        for aud in [json!("https://mcp.test"), json!(["x", "y"]), json!([])] {
+            let p = run(with_aud(aud.clone()), &resource_only, 0).unwrap();
+            assert!(p.resource_audience, "{aud}");
+        }
+        // Without `aud` there is nothing to match; a malformed one is still refused.
+        let no_aud = json!({"iss": ISS, "exp": NOW + 600});
+        assert_eq!(
+            run(no_aud, &resource_only, 0),
+            Err(TokenError::AudienceMismatch)
+        );
+        assert_eq!(
+            run(with_aud(json!(["ok", 1])), &resource_only, 0),
+            Err(TokenError::InvalidClaim)
+        );
+        assert_eq!(
+            run(with_aud(json!(7)), &resource_only, 0),
+            Err(TokenError::InvalidClaim)
+        );
+        // And without the option, an unknown audience is final.
+        assert_eq!(
+            run(with_aud(json!("https://mcp.test")), &issuer(None), 0),
+            Err(TokenError::AudienceMismatch)
+        );
+    }
+
+    #[test]
+    fn names_resource_matches_the_url_and_only_the_url() {
+        let p = |aud: Value| run(with_aud(aud), &resource_issuer(&[]), 0).unwrap();
+        let yes = [
+            ("https://mcp.test", json!("https://mcp.test")),
+            ("https://mcp.test", json!("https://mcp.test/")),
+            ("https://mcp.test/", json!("https://mcp.test")),
+            (
+                "https://mcp.test:8443",
+                json!(["other", "https://mcp.test:8443/"]),
+            ),
+            ("https://mcp.test/mcp", json!("https://mcp.test/mcp")),
+        ];
+        for (resource, aud) in yes {
+            assert!(
+                names_resource(&p(aud.clone()), resource),
+                "{resource} {aud}"
+            );
+        }
+        let no = [
+            ("https://mcp.test", json!("https://mcp.test.evil")),
+            ("https://mcp.test", json!("https://mcp.test//")),
+            ("https://mcp.test", json!("http://mcp.test")),
+            ("https://mcp.test", json!("https://MCP.test")),
+            ("https://mcp.test/mcp", json!("https://mcp.test/mcp/")),
+            ("https://mcp.test/mcp", json!("https://mcp.test")),
+            ("https://mcp.test", json!("https://mcp.test/mcp")),
+            ("https://mcp.test", json!([])),
+            ("https://", json!("https:/")),
+        ];
+        for (resource, aud) in no {
+            assert!(
+                !names_resource(&p(aud.clone()), resource),
+                "{resource} {aud}"
+            );
+        }
     }
 }

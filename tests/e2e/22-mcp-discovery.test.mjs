@@ -7,23 +7,13 @@
 // loopback HTTP server that signs with jose; a token for another resource is refused.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import net from "node:net";
 import { SignJWT, generateKeyPair, exportJWK } from "jose";
 import {
-  startOrigin, startJwksServer, startGateway, call, assertForwarded, assertInvalidToken, notForwarded,
+  startOrigin, startJwksServer, startGateway, call, tcpCall, assertForwarded, assertInvalidToken, notForwarded,
   parseWwwAuthenticate, show,
 } from "./lib/index.mjs";
 
 let origin, as, gw, resource, signingKey;
-
-/** A port free right now on 127.0.0.1 (the gateway's origin must be known to its config). */
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, "127.0.0.1", r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const readBody = (req) =>
   new Promise((resolve) => {
@@ -69,15 +59,14 @@ before(async () => {
       res.end(JSON.stringify({ access_token, token_type: "Bearer", expires_in: 300 }));
     },
   });
-  const port = await freePort();
-  resource = `http://127.0.0.1:${port}`;
+  // The README recipe's issuer: the audience is the resource the request is for (no fixed
+  // `audiences`), so the configuration need not know where the gateway listens.
   gw = await startGateway({
-    port,
     origin,
-    issuers: [{ issuer: as.url, jwks_uri: `${as.url}/jwks.json`, audiences: [resource], require_typ: "at+jwt" }],
+    issuers: [{ issuer: as.url, jwks_uri: `${as.url}/jwks.json`, resource_audience: true, require_typ: "at+jwt" }],
     vars: { RESOURCE_METADATA: "auto", DEFAULT_ROUTE: JSON.stringify({ scopes: ["mcp:tools"] }) },
   });
-  assert.equal(gw.url, resource, "the gateway listens where its configuration says");
+  resource = gw.url;
 });
 after(async () => {
   await gw?.close();
@@ -152,4 +141,38 @@ test("a token for this resource without the route's scope -> 403 insufficient_sc
   const w = parseWwwAuthenticate(refused.headers.get("www-authenticate"));
   assert.equal(w.params.error, "insufficient_scope", show(refused));
   assert.equal(w.params.scope, "mcp:tools", show(refused));
+});
+
+/** A client-credentials token from the authorization server for `forResource`. */
+async function tokenFor(forResource, scope = "mcp:tools") {
+  const r = await fetch(`${as.url}/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "client_credentials", resource: forResource, scope }),
+  });
+  assert.equal(r.status, 200);
+  return (await r.json()).access_token;
+}
+
+test("one gateway under two names: a token is accepted only at the host it was issued for", async () => {
+  const port = new URL(gw.url).port;
+  const other = `localhost:${port}`; // the same gateway, as another origin
+  const here = await tokenFor(resource);
+  // Accepted here (and now in the verified-token cache)...
+  assertForwarded(await call(gw.url, "/mcp", { token: here }), "/mcp");
+  // ...and refused there: its resource is http://localhost:<port>.
+  const refused = await notForwarded(origin, () =>
+    tcpCall(gw.url, "/mcp", { host: other, headers: { authorization: `Bearer ${here}` } }));
+  assert.equal(refused.status, 401, show(refused));
+  assert.equal(refused.json.error_description, "audience not allowed", show(refused));
+  const w = parseWwwAuthenticate(refused.headers.get("www-authenticate"));
+  assert.equal(w.params.resource_metadata, `http://${other}/.well-known/oauth-protected-resource`, show(refused));
+  // A token for that name is accepted there, and refused here.
+  const there = await tokenFor(`http://${other}`);
+  const ok = await tcpCall(gw.url, "/mcp", { host: other, headers: { authorization: `Bearer ${there}` } });
+  assert.equal(ok.status, 200, show(ok));
+  const back = await notForwarded(origin, () => call(gw.url, "/mcp", { token: there }));
+  assertInvalidToken(back);
+  // The first token still works where it belongs: the refusal elsewhere was not remembered.
+  assertForwarded(await call(gw.url, "/mcp", { token: here }), "/mcp");
 });

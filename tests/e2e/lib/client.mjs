@@ -69,9 +69,10 @@ export function rawCall(base, path, rawHeaders, { method = "GET", timeoutMs = 15
  * response is in (workerd keeps the connection open despite `connection:
  * close`), else when the server closes. Returns {status, headers, text, json}.
  */
-export function tcpCall(base, target, { method = "GET", headers = {}, timeoutMs = 15000 } = {}) {
+export function tcpCall(base, target, { method = "GET", headers = {}, host, timeoutMs = 15000 } = {}) {
   const u = new URL(base);
-  const lines = [`${method} ${target} HTTP/1.1`, `host: ${u.host}`, "connection: close"];
+  // `host`: another Host than base's (the same gateway under another name).
+  const lines = [`${method} ${target} HTTP/1.1`, `host: ${host ?? u.host}`, "connection: close"];
   for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
   const request = `${lines.join("\r\n")}\r\n\r\n`;
   return new Promise((resolve, reject) => {
