@@ -4,12 +4,17 @@
 // (keys not in memory) go to the async Rust path, `#[event(fetch)]`.
 import * as wasm from "./index.js";
 import { apply } from "./apply.mjs";
+import { Pack } from "./pack.mjs";
 
 // Which optional fields to read (src/decide/request.rs, `fields`); -1 until the configuration is
 // loaded, and then every request takes the async path, which loads it.
 const COOKIE = 1, OVERRIDES = 2, CORS = 4, TOKEN_HEADER = 8;
 let need = -1;
 let tokenHeader = ""; // the header TOKEN_HEADER names, read with the mask
+const pack = new Pack((size) => wasm.scratch(size));
+// Reused by every request: no array to allocate per request.
+const fields = new Array(11).fill(null);
+const lens = new Int32Array(11);
 
 const io = {
   // Called as a plain function: the runtime's fetch refuses another `this`.
@@ -26,20 +31,22 @@ export default {
     }
     const h = request.headers;
     const f = need < 0 ? 0 : need;
+    // In RequestParts::unpack's order (src/decide/request.rs).
+    fields[0] = request.method;
+    fields[1] = request.url;
+    fields[2] = h.get("authorization");
+    fields[3] = h.get("dpop");
+    fields[4] = f & COOKIE ? h.get("cookie") : null;
+    fields[5] = f & OVERRIDES ? h.get("x-http-method-override") : null;
+    fields[6] = f & OVERRIDES ? h.get("x-http-method") : null;
+    fields[7] = f & OVERRIDES ? h.get("x-method-override") : null;
+    fields[8] = f & CORS ? h.get("origin") : null;
+    fields[9] = f & CORS ? h.get("access-control-request-method") : null;
+    fields[10] = f & TOKEN_HEADER ? h.get(tokenHeader) : null;
+    pack.write(fields, lens);
     const verdict = wasm.decideRequest(
-      request.method,
-      request.url,
-      h.get("authorization"),
-      h.get("dpop"),
-      f,
-      f & COOKIE ? h.get("cookie") : null,
-      f & OVERRIDES ? h.get("x-http-method-override") : null,
-      f & OVERRIDES ? h.get("x-http-method") : null,
-      f & OVERRIDES ? h.get("x-method-override") : null,
-      f & CORS ? h.get("origin") : null,
-      f & CORS ? h.get("access-control-request-method") : null,
-      f & TOKEN_HEADER ? h.get(tokenHeader) : null,
-      Date.now(),
+      lens[0], lens[1], lens[2], lens[3], f, lens[4], lens[5], lens[6], lens[7], lens[8], lens[9],
+      lens[10], Date.now(),
     );
     return apply(verdict, request, env, ctx, io);
   },
