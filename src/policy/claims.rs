@@ -45,7 +45,8 @@ pub fn check(
         names_configured |= issuer.audiences.iter().any(|a| a == aud);
     }
     let resource_audience = !names_configured && issuer.resource_audience;
-    if !names_configured && !(resource_audience && claims.contains_key("aud")) {
+    let left_to_request = resource_audience && claims.contains_key("aud");
+    if !(names_configured || left_to_request) {
         return Err(TokenError::AudienceMismatch);
     }
     // RFC 9068 profile, per issuer.
