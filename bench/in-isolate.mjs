@@ -3,7 +3,8 @@
 // inside one workerd isolate per Worker, with no socket, no network and no origin in the
 // figure. Run it with scripts/bench-isolate.sh (which builds what is missing); directly:
 //   node bench/in-isolate.mjs --rust-passthrough bench/rust-passthrough/build/index.js
-//        [--candidate other/build/index.js [--candidate-label NAME]] [--quick] [--rounds N]
+//        [--candidate other/build/index.js [--candidate-label NAME] [--candidate-metrics]]
+//        [--quick] [--rounds N]
 //        [--n-fast N] [--n-fresh N] [--out DIR]
 //
 // Per Worker one Miniflare (so one workerd process, whose /proc CPU is that Worker's alone)
@@ -29,6 +30,10 @@ const { values: o } = parseArgs({
     edgeguard: { type: "string", default: join(root, "build", "index.js") },
     candidate: { type: "string", default: process.env.CANDIDATE || undefined },
     "candidate-label": { type: "string", default: process.env.CANDIDATE_LABEL || "candidate" },
+    // The candidate runs with a METRICS binding (Miniflare's local Analytics Engine, which
+    // takes each point and drops it): with CANDIDATE = edgeguard's own build, the A/B is what
+    // writing one data point per request costs inside the isolate.
+    "candidate-metrics": { type: "boolean", default: process.env.CANDIDATE_METRICS === "1" },
     quick: { type: "boolean", default: false },
     rounds: { type: "string" },
     "n-fast": { type: "string" },
@@ -105,7 +110,7 @@ const workers = [
   { id: "jose", label: "jose", entry: jose },
   { id: "edgeguard", label: "edgeguard", entry: resolve(o.edgeguard) },
 ];
-if (o.candidate) workers.push({ id: "candidate", label: o["candidate-label"], entry: resolve(o.candidate) });
+if (o.candidate) workers.push({ id: "candidate", label: o["candidate-label"], entry: resolve(o.candidate), metrics: o["candidate-metrics"] });
 for (const w of workers) w.workloads = (w.workloads ?? WORKLOADS.map((l) => l.id)).filter((id) => WORKLOADS.some((l) => l.id === id));
 for (let i = workers.length - 1; i >= 0; i--) if (!workers[i].workloads.length) workers.splice(i, 1);
 
@@ -170,6 +175,7 @@ async function start(w) {
     compatibilityDate: "2025-09-01",
     bindings: { ISSUERS: issuers, ORIGIN: `${DEAD}/origin` },
     kvNamespaces: ["JWKS_CACHE"],
+    ...(w.metrics ? { analyticsEngineDatasets: { METRICS: { dataset: "bench" } } } : {}),
     kvPersist: false,
     host: "127.0.0.1",
     port: 0,
@@ -302,7 +308,7 @@ const L = [
   ...table(diff),
   "",
   `Commit ${git("rev-parse", "--short", "HEAD")}${git("status", "--porcelain", "--", "src", "crates", "bench") ? " (with uncommitted changes)" : ""}; ${QUICK ? "QUICK; " : ""}node ${versions.node}, workerd ${versions.workerd}, Miniflare ${versions.miniflare}; ${execFileSync("nproc", { encoding: "utf8" }).trim()} shared cores, load average at the end ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}; CPU from /proc/<pid>/task/*/schedstat (ns); /proc/<pid>/stat utime+stime (${1000 / CLK_TCK} ms ticks) over each Worker's whole run is ${workers.map((w) => clockRatio[w.id].toFixed(3)).join(", ")} times that (same column order).`,
-  ...(o.candidate ? [`Candidate: ${o.candidate}.`] : []),
+  ...(o.candidate ? [`Candidate: ${o.candidate}${o["candidate-metrics"] ? ", with a METRICS binding (Miniflare's local Analytics Engine)" : ""}.`] : []),
   "Passthroughs ignore tokens, so they run only the reused-token workload. Only differences and ratios within one run mean anything.",
 ];
 /**

@@ -8,6 +8,7 @@
  * verdict.
  */
 export function apply(verdict, request, env, ctx, io) {
+  if (verdict.charCodeAt(0) === 77) verdict = writePoint(verdict, env); // "M": a data point first
   switch (verdict.charCodeAt(0)) {
     case 70: // "F": forward
       try {
@@ -52,4 +53,22 @@ function answer(verdict, write) {
   const headers = new Headers();
   for (let i = Number(line()); i > 0; i--) headers.set(line(), line());
   return new Response(verdict.slice(at), { status, headers });
+}
+
+/**
+ * M \n index \n blob*6 \n status \n rest: writes the data point to env.METRICS (Workers
+ * Analytics Engine) and returns the rest, the verdict. Best effort, as Analytics Engine
+ * itself is: a failed write is logged, never the request's failure.
+ */
+function writePoint(verdict, env) {
+  const p = verdict.split("\n", 9);
+  if (p.length < 9) throw new Error("edgeguard: truncated verdict");
+  try {
+    env.METRICS.writeDataPoint({ indexes: [p[1]], blobs: p.slice(2, 8), doubles: [Number(p[8])] });
+  } catch (e) {
+    console.error(JSON.stringify({ event: "metrics_write_failed", cause: String(e) }));
+  }
+  let at = 0;
+  for (let i = 0; i < 9; i++) at = verdict.indexOf("\n", at) + 1;
+  return verdict.slice(at);
 }

@@ -120,3 +120,43 @@ test("an unknown or truncated verdict throws instead of forwarding", async (t) =
   assert.throws(() => apply("A\n401\n", incoming(), {}, {}, io), /truncated verdict/);
   assert.equal(calls.fetch.length, 0);
 });
+
+/** A METRICS binding that records what it is given (Analytics Engine's writeDataPoint). */
+function dataset() {
+  const points = [];
+  return { points, env: { METRICS: { writeDataPoint: (p) => points.push(p) } } };
+}
+
+const POINT = "M\nhttps://i.test/\nrejected\nbad_signature\nhttps://i.test/\nRS256\nhit\n\n401\n";
+
+test("M: the data point goes to env.METRICS, then the verdict after it is applied", async (t) => {
+  t.mock.method(console, "log", () => {});
+  const { points, env } = dataset();
+  const { io, calls } = recorder();
+  const response = await apply(`${POINT}A\n401\n{"event":"rejected"}\n0\n{"error":"invalid_token"}`, incoming(), env, {}, io);
+  assert.equal(response.status, 401);
+  assert.equal(await response.text(), '{"error":"invalid_token"}');
+  assert.deepEqual(points, [{
+    indexes: ["https://i.test/"],
+    blobs: ["rejected", "bad_signature", "https://i.test/", "RS256", "hit", ""],
+    doubles: [401],
+  }]);
+  // In front of a forward too.
+  const forwarded = await apply("M\n-\nforwarded\nanonymous\n\n\n\n\n0\nF\nhttps://origin.test/a\n0\n", incoming(), env, {}, io);
+  assert.equal(forwarded.status, 201);
+  assert.equal(calls.fetch[0].url, "https://origin.test/a");
+  assert.deepEqual(points[1].blobs, ["forwarded", "anonymous", "", "", "", ""]);
+});
+
+test("M: a failing write is logged and the request still gets its answer", async (t) => {
+  const errors = t.mock.method(console, "error", () => {});
+  t.mock.method(console, "log", () => {});
+  const env = { METRICS: { writeDataPoint() { throw new Error("dataset full"); } } };
+  const response = await apply(`${POINT}A\n401\n\n0\n{}`, incoming(), env, {}, recorder().io);
+  assert.equal(response.status, 401);
+  assert.match(errors.mock.calls[0].arguments[0], /metrics_write_failed.*dataset full/);
+  // A truncated point is a broken verdict: thrown, nothing forwarded.
+  const { io, calls } = recorder();
+  assert.throws(() => apply("M\n-\nforwarded\n", incoming(), env, {}, io), /truncated verdict/);
+  assert.equal(calls.fetch.length, 0);
+});

@@ -8,6 +8,9 @@
 #        QUICK=1 scripts/bench-isolate.sh    ~1-2 min; writes .work/bench/in-isolate-quick/
 #   CANDIDATE=/path/to/build/index.js        an A/B column (another edgeguard build; its index_bg.wasm beside it)
 #   CANDIDATE_LABEL=aef019f                  that column's heading (default "candidate")
+#   CANDIDATE_METRICS=1                      the candidate gets a METRICS binding (Miniflare's local
+#                                            Analytics Engine): with CANDIDATE=build/index.js, the cost
+#                                            of one data point per request
 #   Other knobs (ROUNDS, BATCH_MS, ...) are bench/in-isolate.mjs options: pass them after --.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh

@@ -281,6 +281,9 @@ pub struct Config {
     /// True when the Worker has a `DENY_LIST` KV binding (set by the glue, which sees the
     /// bindings: [`Config::with_deny_list`]); `false` from [`Config::parse`].
     pub deny_list: bool,
+    /// The Worker has a `METRICS` binding (Workers Analytics Engine): one data point per
+    /// request (`decide::metrics`).
+    pub metrics: bool,
     /// How long an isolate uses its copy of the KV deny list before listing it again.
     pub deny_list_ttl_secs: u64,
     /// RFC 9728 document served at `/.well-known/oauth-protected-resource`.
@@ -296,6 +299,12 @@ impl Config {
     /// `DENY_LIST` binding).
     pub fn with_deny_list(mut self, bound: bool) -> Config {
         self.deny_list = bound;
+        self
+    }
+
+    /// The same configuration, for a Worker that has (or lacks) the `METRICS` binding.
+    pub fn with_metrics(mut self, bound: bool) -> Config {
+        self.metrics = bound;
         self
     }
 
@@ -417,6 +426,7 @@ impl Config {
             deny_jti: e.take(v.string_list("DENY_JTI")),
             deny_sub: e.take(v.string_list("DENY_SUB")),
             deny_list: false,
+            metrics: false,
             deny_list_ttl_secs: e.take(v.number("DENY_LIST_TTL_SECONDS", 30, 1, 3600)),
             resource_metadata: None,
             dpop_max_age_secs: e.take(v.number("DPOP_MAX_AGE_SECONDS", 300, 1, 3600)),

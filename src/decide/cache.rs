@@ -18,6 +18,7 @@
 //!   comparing the whole token: a token sent again costs a compare, not a hash. Only an
 //!   exact match is served, so it can never turn one token into another's key.
 
+use crate::alg::Alg;
 use crate::bounded::{Bounded, Key};
 use crate::error::TokenError;
 use crate::token::Principal;
@@ -155,6 +156,8 @@ pub struct Refusal {
     /// The configured issuer the token was checked against.
     pub issuer: String,
     pub kid: Option<String>,
+    /// The algorithm it was checked with (for metrics).
+    pub alg: Alg,
 }
 
 #[derive(Debug, Clone)]
@@ -277,6 +280,7 @@ mod tests {
             claims_b64: "e30".into(),
             claims: Map::new(),
             expires_at: exp,
+            alg: crate::alg::Alg::Rs256,
             resource_audience: false,
         })
     }
@@ -412,6 +416,7 @@ mod tests {
             error,
             issuer: "i".into(),
             kid: Some("k1".into()),
+            alg: Alg::Rs256,
         }
     }
 

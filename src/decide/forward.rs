@@ -306,6 +306,7 @@ mod tests {
             claims_b64: "e30".into(),
             claims: claims.as_object().unwrap().clone(),
             expires_at: 0.0,
+            alg: crate::alg::Alg::Rs256,
             resource_audience: false,
         };
         let p = plan(&principal, &config);
@@ -339,6 +340,7 @@ mod tests {
             claims_b64: "e30".into(),
             claims: Default::default(),
             expires_at: 0.0,
+            alg: crate::alg::Alg::Rs256,
             resource_audience: false,
         })
     }

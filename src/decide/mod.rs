@@ -13,6 +13,7 @@ use self::forward::{HeaderPlan, Plans};
 use crate::config::routes::{AuthMode, Rule};
 use crate::config::{Config, ResourceMetadata};
 use crate::decide::cache::{Refusal, TokenCache, Verdict as Cached};
+use crate::decide::metrics::{DataPoint, KeySource, Observation};
 use crate::decide::pipeline::{finish, prepare};
 use crate::error::{EdgeResponse, ExtractError, JwksError, Rejection, TokenError};
 use crate::keys::freshness::Want;
@@ -27,6 +28,7 @@ use std::rc::Rc;
 
 pub mod cache;
 pub mod forward;
+pub mod metrics;
 pub mod pipeline;
 pub mod request;
 pub mod warm;
@@ -117,6 +119,18 @@ pub enum Verdict {
     NeedFields,
 }
 
+impl Verdict {
+    /// The `METRICS` data point of a final verdict (`None` while it needs I/O, or when
+    /// `seen` is not enabled); `keys`: where this request's keys came from.
+    pub fn data_point(&self, seen: &Observation, keys: KeySource) -> Option<DataPoint> {
+        match self {
+            Verdict::Forward { .. } => DataPoint::of(None, seen, keys),
+            Verdict::Answer { response, .. } => DataPoint::of(Some(response.status), seen, keys),
+            Verdict::NeedKeys { .. } | Verdict::NeedDenyList | Verdict::NeedFields => None,
+        }
+    }
+}
+
 /// One structured log line, at its level: a rejection is the client's doing (info), a
 /// configuration that does not load is the operator's (error).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,11 +162,30 @@ pub fn decide(
     caches: &mut Caches,
     keys: &dyn KeyStore,
 ) -> Verdict {
+    decide_observed(
+        parts,
+        config,
+        now,
+        caches,
+        keys,
+        &mut Observation::default(),
+    )
+}
+
+/// [`decide`], noting in `seen` what its data point needs (`metrics`; only when enabled).
+pub fn decide_observed(
+    parts: &RequestParts<'_>,
+    config: &Config,
+    now: u64,
+    caches: &mut Caches,
+    keys: &dyn KeyStore,
+    seen: &mut Observation,
+) -> Verdict {
     if fields_needed(config) & !parts.fields != 0 {
         return Verdict::NeedFields;
     }
     let Some(url) = RequestUrl::parse(parts.url) else {
-        return answer(config, None, (Rejection::BadGateway, None, None));
+        return answer(config, None, (Rejection::BadGateway, None, None), seen);
     };
     let metadata_url = config
         .resource_metadata
@@ -160,33 +193,57 @@ pub fn decide(
         .map(|_| format!("{}{METADATA_PATH}", url.origin));
     let path = match request_path(&url, config) {
         Ok(path) => path,
-        Err(rejection) => return answer(config, metadata_url.as_deref(), (rejection, None, None)),
+        Err(rejection) => {
+            return answer(
+                config,
+                metadata_url.as_deref(),
+                (rejection, None, None),
+                seen,
+            )
+        }
     };
-    match authorize(parts, &url, &path, config, now, caches, keys) {
-        Ok(Outcome::Metadata(metadata)) => Verdict::Answer {
-            response: metadata_response(&metadata.document(url.origin)),
-            log: None,
-        },
-        Ok(Outcome::Forward(principal)) => Verdict::Forward {
-            target: forward::target_url(
-                &url,
-                path.canonical(),
-                config.origin.as_ref(),
-                config.token_query_param.as_deref(),
-            ),
-            headers: match principal {
-                Some(p) => caches.plans.for_principal(&p, config),
-                None => caches.plans.anonymous(config),
-            },
-        },
+    match authorize(parts, &url, &path, config, now, caches, keys, seen) {
+        Ok(Outcome::Metadata(metadata)) => {
+            seen.metadata = true;
+            Verdict::Answer {
+                response: metadata_response(&metadata.document(url.origin)),
+                log: None,
+            }
+        }
+        Ok(Outcome::Forward(principal)) => {
+            seen.authenticated = principal.is_some();
+            Verdict::Forward {
+                target: forward::target_url(
+                    &url,
+                    path.canonical(),
+                    config.origin.as_ref(),
+                    config.token_query_param.as_deref(),
+                ),
+                headers: match principal {
+                    Some(p) => caches.plans.for_principal(&p, config),
+                    None => caches.plans.anonymous(config),
+                },
+            }
+        }
         Ok(Outcome::Io(verdict)) => verdict,
-        Err(failure) => answer(config, metadata_url.as_deref(), failure),
+        Err(failure) => answer(config, metadata_url.as_deref(), failure, seen),
     }
 }
 
 /// The answer for a rejection, with its log line.
-fn answer(config: &Config, metadata_url: Option<&str>, failure: Failure) -> Verdict {
+fn answer(
+    config: &Config,
+    metadata_url: Option<&str>,
+    failure: Failure,
+    seen: &mut Observation,
+) -> Verdict {
     let (rejection, iss, kid) = failure;
+    if seen.enabled {
+        seen.reason(&rejection.reason());
+        if let (None, Some(iss)) = (&seen.issuer, &iss) {
+            seen.issuer(config, iss);
+        }
+    }
     Verdict::Answer {
         log: Some(LogLine::Info(
             rejection.log_line(iss.as_deref(), kid.as_deref()),
@@ -221,6 +278,10 @@ fn request_path(url: &RequestUrl<'_>, config: &Config) -> Result<RequestPath, Re
 }
 
 /// Route policy around authentication.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the decision's inputs, each borrowed on its own; a struct would only rename them"
+)]
 fn authorize<'c>(
     parts: &RequestParts<'_>,
     url: &RequestUrl<'_>,
@@ -229,6 +290,7 @@ fn authorize<'c>(
     now: u64,
     caches: &mut Caches,
     keys: &dyn KeyStore,
+    seen: &mut Observation,
 ) -> Result<Outcome<'c>, Failure> {
     let fail = |r: Rejection| (r, None, None);
     let method = parts.method;
@@ -284,7 +346,7 @@ fn authorize<'c>(
     } else {
         None
     };
-    let principal = match authenticate(token, config, now, caches, keys)? {
+    let principal = match authenticate(token, config, now, caches, keys, seen)? {
         Authenticated::Principal(p) => p,
         Authenticated::Io(verdict) => return Ok(Outcome::Io(verdict)),
     };
@@ -405,6 +467,7 @@ fn authenticate(
     now: u64,
     caches: &mut Caches,
     keys: &dyn KeyStore,
+    seen: &mut Observation,
 ) -> Result<Authenticated, Failure> {
     // Fast path: this exact token was verified (or refused for good) before, against the
     // key set still in use.
@@ -416,10 +479,20 @@ fn authenticate(
     {
         Some(Cached::Verified(principal)) => {
             caches.tokens.remember(token, keyed);
+            if seen.enabled {
+                seen.cache_hit = Some(true);
+                seen.alg = Some(principal.alg);
+                seen.issuer(config, &principal.issuer);
+            }
             return Ok(Authenticated::Principal(principal));
         }
         Some(Cached::Refused(r)) => {
             caches.tokens.remember(token, keyed);
+            if seen.enabled {
+                seen.cache_hit = Some(true);
+                seen.alg = Some(r.alg);
+                seen.issuer(config, &r.issuer);
+            }
             return Err((Rejection::InvalidToken(r.error), Some(r.issuer), r.kid));
         }
         None => {}
@@ -435,6 +508,12 @@ fn authenticate(
         (Rejection::InvalidToken(e), iss, kid)
     })?;
     let issuer = prepared.issuer;
+    let alg = prepared.alg;
+    if seen.enabled {
+        seen.cache_hit = Some(false);
+        seen.alg = Some(alg);
+        seen.issuer(config, &issuer.issuer);
+    }
     let ids = || {
         (
             Some(issuer.issuer.clone()),
@@ -470,6 +549,7 @@ fn authenticate(
             current
         };
         set = Some(current);
+        seen.used_keys = true;
     }
     let (iss, kid) = ids();
     let outcome = finish(prepared, set.as_deref(), now, config.leeway_secs).map(Rc::new);
@@ -497,6 +577,7 @@ fn authenticate(
                     error: *error,
                     issuer: issuer.issuer.clone(),
                     kid: kid.clone(),
+                    alg,
                 },
                 generation,
             ),

@@ -1,6 +1,7 @@
 //! The decision, natively: the fixtures' issuer and tokens, an in-memory key store.
 
 use super::*;
+use crate::decide::metrics;
 use crate::decide::warm::{FIXTURE_ISSUER, FIXTURE_JWKS, FIXTURE_NOW};
 use crate::keys::parse_jwks;
 use crate::policy::deny::DenyList;
@@ -688,4 +689,95 @@ fn with_a_fixed_document_the_resource_is_its_resource_whatever_the_host() {
             401
         );
     }
+}
+
+/// What `decide_observed` notes, turned into the data point as the sync path builds it.
+fn point_of(
+    parts: &RequestParts,
+    config: &Config,
+    caches: &mut Caches,
+    keys: &dyn KeyStore,
+) -> (u16, Option<metrics::DataPoint>) {
+    let mut seen = metrics::Observation::for_config(config);
+    let verdict = decide_observed(parts, config, FIXTURE_NOW, caches, keys, &mut seen);
+    let point = verdict.data_point(&seen, metrics::KeySource::Memory);
+    (status(&verdict), point)
+}
+
+fn blobs(point: &Option<metrics::DataPoint>) -> Vec<&str> {
+    point
+        .as_ref()
+        .expect("a data point")
+        .blobs
+        .iter()
+        .map(String::as_str)
+        .collect()
+}
+
+#[test]
+fn data_points_name_outcome_reason_issuer_alg_cache_and_keys() {
+    let config = config_with(&[("RESOURCE_METADATA", "auto")]).with_metrics(true);
+    let mut caches = Caches::for_config(Some(&config));
+    let store = Store::fixture();
+    // outcome, reason, cache, keys; the fixture issuer and RS256 in between.
+    let row = |o, r, c, k| vec![o, r, FIXTURE_ISSUER, "RS256", c, k];
+    let good = bearer(RS256);
+    let bad = bearer(TAMPERED);
+    let expected = [
+        (&good, 0, row("forwarded", "ok", "miss", "memory")),
+        // The same token again: from the cache, no keys used.
+        (&good, 0, row("forwarded", "ok", "hit", "")),
+        // A bad signature, then the same refusal remembered.
+        (
+            &bad,
+            401,
+            row("rejected", "bad_signature", "miss", "memory"),
+        ),
+        (&bad, 401, row("rejected", "bad_signature", "hit", "")),
+    ];
+    for (auth, want, blobs_wanted) in expected {
+        let (status, point) = point_of(&get(URL, Some(auth)), &config, &mut caches, &store);
+        assert_eq!((status, point.as_ref().unwrap().status), (want, want));
+        assert_eq!(blobs(&point), blobs_wanted);
+        assert_eq!(point.unwrap().index, FIXTURE_ISSUER);
+    }
+    // No token; the metadata document.
+    let (_, point) = point_of(&get(URL, None), &config, &mut caches, &store);
+    assert_eq!(blobs(&point), ["rejected", "missing_token", "", "", "", ""]);
+    assert_eq!(point.as_ref().unwrap().index, "-");
+    let doc = format!("https://api.fixtures.test{METADATA_PATH}");
+    let (status, point) = point_of(&get(&doc, None), &config, &mut caches, &store);
+    assert_eq!((status, blobs(&point)[0]), (200, "metadata"));
+}
+
+#[test]
+fn an_unknown_issuer_is_never_named_in_a_data_point() {
+    let config = config_with(&[]).with_metrics(true);
+    let mut caches = Caches::for_config(Some(&config));
+    let token = bearer(include_str!("../../fixtures/tokens/unknown-iss.jwt"));
+    let (status, point) = point_of(
+        &get(URL, Some(&token)),
+        &config,
+        &mut caches,
+        &Store::fixture(),
+    );
+    assert_eq!(status, 401);
+    let point = point.unwrap();
+    assert_eq!(point.blobs[1], "unknown_issuer");
+    assert_eq!((point.index.as_str(), point.blobs[2].as_str()), ("-", ""));
+}
+
+#[test]
+fn without_the_binding_nothing_is_observed() {
+    let config = config_with(&[]);
+    assert!(!config.metrics);
+    let mut caches = Caches::for_config(Some(&config));
+    let good = bearer(RS256);
+    let (_, point) = point_of(
+        &get(URL, Some(&good)),
+        &config,
+        &mut caches,
+        &Store::fixture(),
+    );
+    assert_eq!(point, None);
 }

@@ -6,6 +6,7 @@
 //! A \n status \n log \n h \n (name \n value)*h \n body            answer (body: the rest)
 //! E ...                                                           the same, logged as an error
 //! S                                                               take the async path
+//! M \n index \n blob_1 .. blob_6 \n status \n <one of the above>     a METRICS data point first
 //! ```
 //!
 //! Every field but the body is one line. Header values are header-safe by construction
@@ -14,7 +15,31 @@
 //! bare 500 instead: nothing is forwarded.
 
 use crate::decide::forward::push_line;
+use crate::decide::metrics::DataPoint;
 use crate::decide::{LogLine, Verdict};
+
+/// [`encode`], with `point` in front when there is one (`M`: the JS entry writes it to the
+/// `METRICS` binding, then applies the rest). A point whose fields are not one line each is
+/// dropped, never the verdict.
+pub fn encode_with_point(verdict: &Verdict, point: Option<&DataPoint>) -> String {
+    let verdict = encode(verdict);
+    let Some(point) = point else {
+        return verdict;
+    };
+    let mut out = String::with_capacity(verdict.len() + 128);
+    let fields = [&point.index]
+        .into_iter()
+        .chain(&point.blobs)
+        .try_for_each(|f| push_line(&mut out, f));
+    if fields.is_none() {
+        return verdict;
+    }
+    out.insert_str(0, "M\n");
+    out.push_str(&point.status.to_string());
+    out.push('\n');
+    out.push_str(&verdict);
+    out
+}
 
 /// Encodes `verdict`; `NeedKeys`, `NeedDenyList` and `NeedFields` become `S`.
 pub fn encode(verdict: &Verdict) -> String {
@@ -113,6 +138,31 @@ mod tests {
         assert_eq!(encode(&need), "S");
         assert_eq!(encode(&Verdict::NeedFields), "S");
         assert_eq!(encode(&Verdict::NeedDenyList), "S");
+    }
+
+    #[test]
+    fn a_data_point_goes_first_and_a_bad_one_is_dropped() {
+        let v = Verdict::NeedFields;
+        let mut point = DataPoint {
+            index: "https://i/".into(),
+            blobs: [
+                "rejected",
+                "bad_signature",
+                "https://i/",
+                "RS256",
+                "hit",
+                "",
+            ]
+            .map(String::from),
+            status: 401,
+        };
+        assert_eq!(
+            encode_with_point(&v, Some(&point)),
+            "M\nhttps://i/\nrejected\nbad_signature\nhttps://i/\nRS256\nhit\n\n401\nS"
+        );
+        assert_eq!(encode_with_point(&v, None), "S");
+        point.blobs[2] = "two\nlines".into();
+        assert_eq!(encode_with_point(&v, Some(&point)), "S");
     }
 
     #[test]

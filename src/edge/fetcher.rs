@@ -12,6 +12,7 @@
 //!   redirects are not followed (a key endpoint that moves is a configuration change).
 
 use crate::config::{check_fetch_url, Config, IssuerConfig, JwksSource};
+use crate::decide::metrics::KeySource;
 use crate::edge::clock::now_secs;
 use crate::error::JwksError;
 use crate::json::parse_object;
@@ -68,15 +69,19 @@ pub async fn keys_for(
     issuer: &IssuerConfig,
     now: u64,
     want: Want,
-) -> Result<Rc<KeySet>, JwksError> {
+) -> Result<(Rc<KeySet>, KeySource), JwksError> {
     let policy = &config.cache;
     let kv_ticket = with_state(&issuer.issuer, |s| {
         let first = s.keys.keys().is_none() && !s.kv_checked;
         s.kv_checked = true;
         first.then(|| s.keys.ticket())
     });
+    // Keys served without a fetch came from KV when this request just loaded them (memory
+    // was empty, so anything usable now is KV's), else from memory.
+    let mut held = KeySource::Memory;
     if let Some(ticket) = kv_ticket {
         load_from_kv(env, config, issuer, ticket, now).await;
+        held = KeySource::Kv;
     }
     // Read after the KV await: another request may have changed the state meanwhile.
     let (state, cached) = with_state(&issuer.issuer, |s| {
@@ -91,11 +96,14 @@ pub async fn keys_for(
         (state, s.keys.usable(now, policy))
     });
     match (decide(&state, want, now, policy), cached) {
-        (Decision::UseCached, Some(keys)) => return Ok(keys),
+        (Decision::UseCached, Some(keys)) => return Ok((keys, held)),
         // Nothing to serve and another request of this isolate is already fetching: watch
         // the shared state (timers only, never that request's I/O) until it finishes, so a
         // burst at cold start costs the issuer one fetch, not one per request.
-        (Decision::AwaitOther, _) => return wait_for_other_fetch(config, issuer, now).await,
+        (Decision::AwaitOther, _) => {
+            let keys = wait_for_other_fetch(config, issuer, now).await?;
+            return Ok((keys, KeySource::Network));
+        }
         (Decision::BackOff, _) => {
             let cause = with_state(&issuer.issuer, |s| {
                 s.last_failure.as_ref().map(|(_, e)| e.to_string())
@@ -140,13 +148,14 @@ pub async fn keys_for(
             if let Some(record) = write_record(&issuer.jwks, discovered.as_ref(), freshness, raw) {
                 store_in_kv(env, ctx, config, issuer, freshness, record, now);
             }
-            Ok(set)
+            Ok((set, KeySource::Network))
         }
         Err(err) => {
             log_jwks_failure(issuer, &err);
             // Whatever is usable now (a rediscovery may have dropped keys from a jwks_uri
             // that is no longer named).
-            with_state(&issuer.issuer, |s| s.keys.usable(now, policy)).ok_or(err)
+            let usable = with_state(&issuer.issuer, |s| s.keys.usable(now, policy));
+            usable.map(|keys| (keys, held)).ok_or(err)
         }
     }
 }

@@ -14,6 +14,7 @@ mod fetcher;
 use self::clock::now_secs;
 use crate::config::{Config, VarValue, VAR_NAMES};
 use crate::decide::forward::HeaderPlan;
+use crate::decide::metrics::{DataPoint, KeySource, Observation};
 use crate::decide::wire;
 use crate::decide::{self, fields, Caches, KeyStore, Keys, LogLine, RequestParts, Verdict};
 use crate::edge::fetcher::{fresh_generation, fresh_keys, keys_for, Want};
@@ -58,11 +59,14 @@ struct RawConfig {
     vars: HashMap<String, String>,
     /// The Worker has a `DENY_LIST` binding.
     deny_list: bool,
+    /// The Worker has a `METRICS` binding (Analytics Engine).
+    metrics: bool,
 }
 
 impl RawConfig {
     fn parse(&self) -> Result<Config, ConfigError> {
-        Config::parse(self.issuers.as_deref(), &self.vars).map(|c| c.with_deny_list(self.deny_list))
+        Config::parse(self.issuers.as_deref(), &self.vars)
+            .map(|c| c.with_deny_list(self.deny_list).with_metrics(self.metrics))
     }
 }
 
@@ -191,13 +195,17 @@ pub fn decide_request(
     let now = (now_ms / 1000.0) as u64;
     SCRATCH.with(|s| {
         let bytes = s.borrow();
+        let mut seen = Observation::for_config(&config);
         let verdict = match RequestParts::unpack(&bytes, &lens, fields) {
-            Some(parts) => CACHES
-                .with(|c| decide::decide(&parts, &config, now, &mut c.borrow_mut(), &InMemory)),
+            Some(parts) => CACHES.with(|c| {
+                let caches = &mut c.borrow_mut();
+                decide::decide_observed(&parts, &config, now, caches, &InMemory, &mut seen)
+            }),
             // Not as packed: the async path reads the request itself.
             None => Verdict::NeedFields,
         };
-        wire::encode(&verdict)
+        let point = verdict.data_point(&seen, KeySource::Memory);
+        wire::encode_with_point(&verdict, point.as_ref())
     })
 }
 
@@ -304,16 +312,30 @@ async fn serve(
         refetched: None,
         deny_list: None,
     };
+    // Where this request's keys came from, if it fetched any (else: memory).
+    let mut source = KeySource::Memory;
     // At most: the deny list, keys, then a refetch for an unknown kid, then final.
     for _ in 0..4 {
-        let verdict =
-            CACHES.with(|c| decide::decide(&parts, &config, now, &mut c.borrow_mut(), &fetched));
+        let mut seen = Observation::for_config(&config);
+        let verdict = CACHES.with(|c| {
+            let caches = &mut c.borrow_mut();
+            decide::decide_observed(&parts, &config, now, caches, &fetched, &mut seen)
+        });
+        if let Some(point) = verdict.data_point(&seen, source) {
+            write_point(&env, &point);
+        }
         match verdict {
             Verdict::NeedKeys { issuer, want } => {
                 let Some(issuer) = config.issuer(&issuer) else {
                     break;
                 };
-                let got = keys_for(&env, &ctx, &config, issuer, now, want).await;
+                let got =
+                    keys_for(&env, &ctx, &config, issuer, now, want)
+                        .await
+                        .map(|(set, from)| {
+                            source = from;
+                            set
+                        });
                 match want {
                     Want::Current => fetched.current = Some(got),
                     Want::Refetch => fetched.refetched = Some(got),
@@ -471,8 +493,36 @@ fn read_raw_config(env: &Env) -> RawConfig {
             .filter_map(|name| read(name).map(|v| (name.to_string(), v)))
             .collect(),
         // A binding is an object; a var of that name (text) is not one.
-        deny_list: js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(deny_list::BINDING))
-            .is_ok_and(|v| v.is_object()),
+        deny_list: is_binding(env, deny_list::BINDING),
+        metrics: is_binding(env, METRICS_BINDING),
+    }
+}
+
+/// The Workers Analytics Engine dataset binding that gets one data point per request.
+const METRICS_BINDING: &str = "METRICS";
+
+fn is_binding(env: &Env, name: &str) -> bool {
+    js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(name)).is_ok_and(|v| v.is_object())
+}
+
+/// Writes the async path's data point (the sync path's goes out in the verdict, `M`).
+/// Best effort, as Analytics Engine itself is: a failed write is logged, never the
+/// request's failure.
+fn write_point(env: &Env, point: &DataPoint) {
+    let written = env.analytics_engine(METRICS_BINDING).and_then(|dataset| {
+        let mut builder = worker::AnalyticsEngineDataPointBuilder::new()
+            .indexes([point.index.as_str()])
+            .add_double(f64::from(point.status));
+        for blob in &point.blobs {
+            builder = builder.add_blob(blob.as_str());
+        }
+        dataset.write_data_point(&builder.build())
+    });
+    if let Err(e) = written {
+        console_error!(
+            "{{\"event\":\"metrics_write_failed\",\"cause\":{}}}",
+            serde_json::Value::from(e.to_string())
+        );
     }
 }
 

@@ -188,6 +188,7 @@ impl VerifiedToken<'_> {
             claims_b64: self.payload_b64.to_owned(),
             claims: self.claims,
             expires_at,
+            alg: self.alg,
             resource_audience: false,
         }
     }
@@ -205,6 +206,8 @@ pub struct Principal {
     pub claims: Map<String, Value>,
     /// `exp` as checked (unix seconds).
     pub expires_at: f64,
+    /// The algorithm its signature was verified with.
+    pub alg: Alg,
     /// Its `aud` names no configured audience, only (perhaps) the protected resource: each
     /// request checks it against the resource it is for (`policy::claims::names_resource`).
     pub resource_audience: bool,

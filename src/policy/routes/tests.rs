@@ -9,6 +9,7 @@ fn principal(claims: Value) -> Principal {
         claims_b64: String::new(),
         claims: claims.as_object().unwrap().clone(),
         expires_at: 0.0,
+        alg: crate::alg::Alg::Rs256,
         resource_audience: false,
     }
 }

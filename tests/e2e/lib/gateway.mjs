@@ -51,9 +51,13 @@ export function tempKvDir() {
  * @param {string[]|object} [o.kvNamespaces]  more KV bindings besides JWKS_CACHE (e.g. DENY_LIST);
  *                                an object maps bindings to namespace ids (as wrangler.toml does)
  * @param {string[]} [o.r2Buckets]     R2 bindings (a binding of the wrong kind, for tests)
+ * @param {"recorder"|"local"} [o.metrics]  a METRICS binding: "local" is Miniflare's own
+ *                                Analytics Engine simulator (it drops every point); "recorder"
+ *                                a stand-in with the same writeDataPoint that prints each point
+ *                                it receives as a `DATAPOINT <json>` line (see `dataPoints`)
  * @returns {Promise<{url, mf, logs: string[], kv: (name?: string) => Promise<KVNamespace>, close}>}
  */
-export async function startGateway({ issuers, vars = {}, origin, kvPersist, script = SCRIPT, port = 0, keepLogs = true, kvNamespaces = [], r2Buckets = [] } = {}) {
+export async function startGateway({ issuers, vars = {}, origin, kvPersist, script = SCRIPT, port = 0, keepLogs = true, kvNamespaces = [], r2Buckets = [], metrics } = {}) {
   const bindings = { ...vars };
   if (issuers !== undefined) bindings.ISSUERS = typeof issuers === "string" ? issuers : JSON.stringify(issuers);
   const originUrl = typeof origin === "string" ? origin : origin?.url;
@@ -73,7 +77,7 @@ export async function startGateway({ issuers, vars = {}, origin, kvPersist, scri
       }
     });
   };
-  const mf = new Miniflare({
+  const worker = {
     name: "worker",
     scriptPath: script,
     modules: true,
@@ -83,11 +87,13 @@ export async function startGateway({ issuers, vars = {}, origin, kvPersist, scri
     bindings,
     kvNamespaces: Array.isArray(kvNamespaces) ? ["JWKS_CACHE", ...kvNamespaces] : { JWKS_CACHE: "JWKS_CACHE", ...kvNamespaces },
     r2Buckets,
+    unsafeDirectSockets: [{ host: "127.0.0.1", port }],
+    stripCfConnectingIp: false,
+  };
+  const shared = {
     kvPersist: kvPersist ? resolve(kvPersist) : false,
     host: "127.0.0.1",
     port: 0,
-    unsafeDirectSockets: [{ host: "127.0.0.1", port }],
-    stripCfConnectingIp: false,
     cf: false,
     liveReload: false,
     logRequests: false,
@@ -96,7 +102,23 @@ export async function startGateway({ issuers, vars = {}, origin, kvPersist, scri
       collect(stdout);
       collect(stderr);
     },
-  });
+  };
+  let mf;
+  if (metrics === "recorder") {
+    // A wrapped binding: workerd builds it in the gateway's isolate from this module, as
+    // Miniflare builds its own Analytics Engine simulator. Printing is synchronous, so
+    // every point the binding receives is in the logs when the response is.
+    worker.wrappedBindings = { METRICS: { scriptName: "metrics-recorder" } };
+    const recorder = {
+      name: "metrics-recorder",
+      modules: true,
+      script: "export default function () { return { writeDataPoint(point) { console.log('DATAPOINT ' + JSON.stringify(point)); } }; }",
+    };
+    mf = new Miniflare({ ...shared, workers: [worker, recorder] });
+  } else {
+    if (metrics === "local") worker.analyticsEngineDatasets = { METRICS: { dataset: "edgeguard" } };
+    mf = new Miniflare({ ...shared, ...worker });
+  }
   await mf.ready;
   const url = (await mf.unsafeGetDirectURL("worker")).href.replace(/\/$/, "");
   let closed = false;
@@ -105,6 +127,8 @@ export async function startGateway({ issuers, vars = {}, origin, kvPersist, scri
     mf,
     logs,
     kv: (name = "JWKS_CACHE") => mf.getKVNamespace(name),
+    /** The data points the "recorder" METRICS binding received so far, in order. */
+    dataPoints: () => logs.filter((l) => l.startsWith("DATAPOINT ")).map((l) => JSON.parse(l.slice(10))),
     async close() {
       if (closed) return;
       closed = true;
