@@ -12,6 +12,16 @@ export class Pack {
   }
 
   /**
+   * Forgets the view. The entry calls it whenever Wasm sends a request to the async path:
+   * after a trap the module is instantiated again with a new memory, and a view of the old
+   * one neither reads as empty nor reaches the new buffer (every request would then take
+   * the async path); asking again costs one call.
+   */
+  reset() {
+    this.view = new Uint8Array(0);
+  }
+
+  /**
    * Writes `fields` (strings, or null for an absent field) back to back and sets `lens[i]`
    * to field i's length in bytes (-1: absent). UTF-8 needs at most 3 bytes per UTF-16 unit,
    * so room for 3 per unit always fits; a view whose memory has grown since reads as empty

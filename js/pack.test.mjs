@@ -91,3 +91,20 @@ test("each request writes from the start of the buffer, over the last one", () =
   assert.deepEqual(lens, [3, 2]);
   assert.deepEqual(back, ["GET", "/x"]);
 });
+
+test("reset forgets a view of a memory that is no longer the module's", () => {
+  // A re-instantiated module has a new memory; the old one's view stays readable.
+  const first = memoryScratch();
+  let current = first.grow;
+  const pack = new Pack((size) => current(size));
+  const lens = new Int32Array(1);
+  pack.write(["abc"], lens);
+  const second = memoryScratch();
+  current = second.grow;
+  pack.write(["abc"], lens);
+  assert.deepEqual(second.calls, [], "without reset the old view is still used");
+  pack.reset();
+  pack.write(["abc"], lens);
+  assert.deepEqual(second.calls, [9]);
+  assert.equal(pack.view.buffer, second.memory.buffer);
+});

@@ -48,6 +48,7 @@ export default {
       lens[0], lens[1], lens[2], lens[3], f, lens[4], lens[5], lens[6], lens[7], lens[8], lens[9],
       lens[10], Date.now(),
     );
+    if (verdict.charCodeAt(0) === 83) pack.reset(); // "S" (see Pack.reset)
     return apply(verdict, request, env, ctx, io);
   },
 };

@@ -8,8 +8,9 @@
 //! `rejected`, `metadata`), `blob2` reason (`ok`, `anonymous`, or the refusal's code), `blob3`
 //! issuer, `blob4` algorithm, `blob5` verified-token cache (`hit`, `miss`), `blob6` key
 //! source (`memory`, `kv`, `network`); `double1` the status answered at the edge (0: forwarded).
-//! Blobs that do not apply are empty. Only configured issuers are named: a token's
-//! unverified `iss` never becomes a blob or an index.
+//! Blobs that do not apply are empty. Only configured issuer names are written (for a
+//! refusal, the configured issuer the token's `iss` names, verified or not): an `iss` that
+//! names none never becomes a blob or an index, so a client cannot grow the cardinality.
 
 use crate::alg::Alg;
 use crate::config::Config;
@@ -57,8 +58,10 @@ impl Observation {
     }
 }
 
-/// Where the keys of a decision that used them came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where the keys of a decision that used them came from, ordered by how far the request
+/// went for them (a request that fetched keys and then was refused a rate-limited refetch
+/// still used fetched keys: keep the maximum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum KeySource {
     /// Fresh in isolate memory (the synchronous path, always).
     Memory,
@@ -218,6 +221,15 @@ mod tests {
         let point = DataPoint::of(None, &enabled(), KeySource::Memory).unwrap();
         assert_eq!(point.blobs[1], "anonymous");
         assert_eq!(point.blobs[5], "");
+    }
+
+    #[test]
+    fn a_key_source_that_went_further_wins() {
+        assert!(KeySource::Memory < KeySource::Kv && KeySource::Kv < KeySource::Network);
+        assert_eq!(
+            KeySource::Network.max(KeySource::Memory),
+            KeySource::Network
+        );
     }
 
     #[test]

@@ -77,7 +77,8 @@ pub async fn keys_for(
         first.then(|| s.keys.ticket())
     });
     // Keys served without a fetch came from KV when this request just loaded them (memory
-    // was empty, so anything usable now is KV's), else from memory.
+    // was empty, so anything usable now is KV's, unless another request installed fetched
+    // keys during the KV read: rare, and only the data point's label), else from memory.
     let mut held = KeySource::Memory;
     if let Some(ticket) = kv_ticket {
         load_from_kv(env, config, issuer, ticket, now).await;

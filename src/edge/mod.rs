@@ -333,7 +333,7 @@ async fn serve(
                     keys_for(&env, &ctx, &config, issuer, now, want)
                         .await
                         .map(|(set, from)| {
-                            source = from;
+                            source = source.max(from);
                             set
                         });
                 match want {
