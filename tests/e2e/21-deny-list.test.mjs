@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  startOrigin, startJwksServer, startGateway, issuerItem, readJson, fixtureKey, mint, FIX_ISS,
+  startFixtureIssuer, startGateway, mint,
   call, assertEdgeError, assertForwarded, assertInvalidToken, notForwarded, waitFor, show, tempKvDir, ROOT,
 } from "./lib/index.mjs";
 
@@ -20,14 +20,11 @@ const TTL_SECONDS = 1;
 // Past the TTL on a clock of whole seconds (the copy's age is counted in seconds).
 const PAST_TTL_MS = TTL_SECONDS * 1000 + 1100;
 
-let origin, jwks, rsa, gw, issuers;
+let fixture, origin, rsa, gw, issuers;
 
 before(async () => {
-  origin = await startOrigin();
-  jwks = await startJwksServer();
-  jwks.set("/keys.json", { json: readJson("jwks/main.json") });
-  rsa = await fixtureKey("rsa2048-a");
-  issuers = [issuerItem(FIX_ISS, `${jwks.url}/keys.json`)];
+  fixture = await startFixtureIssuer();
+  ({ origin, rsa, issuers } = fixture);
   gw = await startGateway({
     issuers,
     origin,
@@ -37,8 +34,7 @@ before(async () => {
 });
 after(async () => {
   await gw?.close();
-  await origin?.close();
-  await jwks?.close();
+  await fixture?.close();
 });
 
 const token = (jti, sub = "deny-user") => mint(rsa, { jti, sub });

@@ -10,25 +10,21 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
-  startOrigin, startJwksServer, startGateway, issuerItem, readJson, fixtureKey, mint, FIX_ISS,
+  startFixtureIssuer, startGateway, mint, FIX_ISS,
   call, assertForwarded, assertInvalidToken, assertMissingToken, notForwarded, waitFor, tempKvDir,
 } from "./lib/index.mjs";
 
-let origin, jwks, rsa, kvDir, issuers;
+let fixture, origin, rsa, kvDir, issuers;
 const started = [];
 
 before(async () => {
-  origin = await startOrigin();
-  jwks = await startJwksServer();
-  jwks.set("/keys.json", { json: readJson("jwks/main.json") });
-  rsa = await fixtureKey("rsa2048-a");
-  issuers = [issuerItem(FIX_ISS, `${jwks.url}/keys.json`)];
+  fixture = await startFixtureIssuer();
+  ({ origin, rsa, issuers } = fixture);
   kvDir = tempKvDir();
 });
 after(async () => {
   for (const g of started.reverse()) await g.close();
-  await origin?.close();
-  await jwks?.close();
+  await fixture?.close();
   kvDir?.cleanup();
 });
 

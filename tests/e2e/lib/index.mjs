@@ -3,8 +3,8 @@ export * from "./servers.mjs";
 export * from "./tokens.mjs";
 export * from "./gateway.mjs";
 export * from "./client.mjs";
-import { readJson } from "./tokens.mjs";
-import { startJwksServer } from "./servers.mjs";
+import { readJson, fixtureKey, FIX_ISS } from "./tokens.mjs";
+import { startJwksServer, startOrigin } from "./servers.mjs";
 import { startGateway, tempKvDir } from "./gateway.mjs";
 
 /** An ISSUERS item for the fixtures issuer (or another), with a jwks_uri. */
@@ -12,6 +12,24 @@ export function issuerItem(issuer, jwksUri, extra = {}) {
   const item = { issuer, audiences: ["api://edgeguard-fixtures"], ...extra };
   if (jwksUri) item.jwks_uri = jwksUri;
   return item;
+}
+
+/**
+ * The usual setup of a file that mints its own RS256 tokens: an origin, a JWKS server
+ * publishing the fixture keys at /keys.json, the fixture key rsa2048-a to sign with, and the
+ * ISSUERS list naming the fixtures issuer there. `close()` stops both servers.
+ */
+export async function startFixtureIssuer() {
+  const origin = await startOrigin();
+  const jwks = await startJwksServer();
+  jwks.set("/keys.json", { json: readJson("jwks/main.json") });
+  const rsa = await fixtureKey("rsa2048-a");
+  const issuers = [issuerItem(FIX_ISS, `${jwks.url}/keys.json`)];
+  const close = async () => {
+    await origin.close();
+    await jwks.close();
+  };
+  return { origin, jwks, rsa, issuers, close };
 }
 
 /** The fixture discovery document (fixtures/discovery) naming `issuer` and `jwksUri`. */
