@@ -5,6 +5,7 @@
 import * as wasm from "./index.js";
 import { apply } from "./apply.mjs";
 import { Pack } from "./pack.mjs";
+import { replayClass } from "./replay.mjs";
 
 // Which optional fields to read (src/decide/request.rs, `fields`); -1 until the configuration is
 // loaded, and then every request takes the async path, which loads it.
@@ -22,6 +23,9 @@ const io = {
   slow: (request, env, ctx) => wasm.fetch(request, env, ctx),
   badGateway: (cause) => wasm.badGateway(cause),
 };
+
+// The DPoP replay ledger's Durable Object (used only with a DPOP_REPLAY binding).
+export const DpopReplay = replayClass(wasm);
 
 export default {
   fetch(request, env, ctx) {

@@ -110,7 +110,7 @@ eg_wasm_opt "$STAGE/index_bg.wasm" -O
 # 4. The entry: our shim (js/) bundled with the glue by esbuild; the Wasm stays a module.
 #    Minified, except in a profiling build (EDGEGUARD_KEEP_WASM_NAMES=1), whose CPU profile
 #    then names the JS lines too.
-cp "$EG_ROOT/js/shim.mjs" "$EG_ROOT/js/apply.mjs" "$EG_ROOT/js/pack.mjs" "$STAGE/"
+cp "$EG_ROOT/js/shim.mjs" "$EG_ROOT/js/apply.mjs" "$EG_ROOT/js/pack.mjs" "$EG_ROOT/js/replay.mjs" "$STAGE/"
 MINIFY=(--minify)
 [ "${EDGEGUARD_KEEP_WASM_NAMES:-0}" = 1 ] && MINIFY=()
 "$ESBUILD_BIN" --log-level=warning --bundle --format=esm "${MINIFY[@]}" \

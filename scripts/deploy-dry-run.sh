@@ -24,5 +24,9 @@ rm -f "$OUT.log"
 [ -s "$OUT/index.js" ] || eg_die "the dry-run bundle has no index.js ($OUT)"
 wasm="$(find "$OUT" -maxdepth 1 -name '*.wasm' -print -quit)"
 [ -n "$wasm" ] && [ -s "$wasm" ] || eg_die "the dry-run bundle has no Wasm module ($OUT)"
+# The class a DPOP_REPLAY binding names (README, "DPoP replay across the fleet").
+tr -d '\n' <"$OUT/index.js" | grep -Eq 'export *\{[^}]*\bDpopReplay\b' ||
+  eg_die "the dry-run bundle does not export the DpopReplay class ($OUT/index.js)" \
+    "js/shim.mjs must export it: check the build (scripts/build.sh)."
 eg_log "deploy bundle: index.js $(eg_bytes "$(wc -c <"$OUT/index.js")"), ${wasm##*/} $(eg_bytes "$(wc -c <"$wasm")") raw, $(eg_bytes "$(eg_gzip_size "$wasm")") gzip -9"
 eg_log "wrangler: ${total:-no 'Total Upload' line printed}"

@@ -53,7 +53,8 @@ NODE_MAJOR="$(node -p 'process.versions.node.split(".")[0]')"
 
 # --- Debian packages -------------------------------------------------------------------------
 # cc links native Rust code (cargo test, cargo install); pkg-config + libssl-dev are needed to
-# compile worker-build; curl drives the demo; setsid/timeout/flock come from util-linux/coreutils.
+# compile worker-build; curl drives the demo; setsid/timeout/flock come from util-linux/coreutils;
+# sqlite3 reads the DPoP replay ledger's files in e2e 24.
 APT_UPDATED=0
 apt_install() {
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
@@ -76,6 +77,7 @@ have_cmd curl || PKGS+=(curl ca-certificates)
 have_cmd gzip || PKGS+=(gzip)
 { have_cmd setsid && have_cmd flock; } || PKGS+=(util-linux)
 have_cmd timeout || PKGS+=(coreutils)
+have_cmd sqlite3 || PKGS+=(sqlite3)
 if [ "${#PKGS[@]}" -gt 0 ]; then need "Debian packages: ${PKGS[*]}" apt_install "${PKGS[@]}"; fi
 
 # One setup at a time per machine (wrangler's build command may call us from a second shell).

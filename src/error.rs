@@ -243,6 +243,10 @@ pub enum Rejection {
     Forbidden(Forbidden),
     /// 401 with a `DPoP` challenge: the proof for a DPoP-bound token failed (RFC 9449 §7.1).
     InvalidDpop(DpopError),
+    /// 401 with a `DPoP` challenge: the fleet-wide replay ledger (`DPOP_REPLAY`) gave no
+    /// answer and `DPOP_REPLAY_FALLBACK` is `closed` (the cause, for the log). The client's
+    /// remedy is the one for any refused proof: a new proof, on a new request.
+    DpopReplayUnavailable(String),
     /// 503: the issuer's keys are unobtainable and nothing usable is cached.
     KeysUnavailable(JwksError),
     /// 503: the KV deny list is due and could not be read (the cause, for the log): no
@@ -286,7 +290,10 @@ pub struct EdgeResponse {
 impl Rejection {
     pub fn status(&self) -> u16 {
         match self {
-            Self::MissingToken | Self::InvalidToken(_) | Self::InvalidDpop(_) => 401,
+            Self::MissingToken
+            | Self::InvalidToken(_)
+            | Self::InvalidDpop(_)
+            | Self::DpopReplayUnavailable(_) => 401,
             Self::InvalidRequest(_) | Self::BadPath(_) => 400,
             Self::Forbidden(_) => 403,
             Self::KeysUnavailable(_) | Self::DenyListUnavailable(_) => 503,
@@ -303,6 +310,7 @@ impl Rejection {
             Self::InvalidToken(_) => "invalid_token",
             Self::Forbidden(_) => "insufficient_scope",
             Self::InvalidDpop(e) => e.error_code(),
+            Self::DpopReplayUnavailable(_) => "invalid_dpop_proof",
             Self::KeysUnavailable(_) | Self::DenyListUnavailable(_) => "temporarily_unavailable",
             Self::Config(_) => "server_error",
             Self::BadGateway => "bad_gateway",
@@ -318,6 +326,7 @@ impl Rejection {
             Self::InvalidToken(e) => e.description().into(),
             Self::Forbidden(f) => f.reason.into(),
             Self::InvalidDpop(e) => e.description().into(),
+            Self::DpopReplayUnavailable(_) => "DPoP replay check unavailable".into(),
             Self::KeysUnavailable(_) => "signing keys unavailable".into(),
             Self::DenyListUnavailable(_) => "revocation list unavailable".into(),
             // The field path names what to fix; the value itself is never echoed.
@@ -335,6 +344,7 @@ impl Rejection {
             Self::InvalidToken(e) => e.code().into(),
             Self::Forbidden(f) => format!("forbidden: {}", f.reason),
             Self::InvalidDpop(e) => e.code().into(),
+            Self::DpopReplayUnavailable(e) => format!("dpop_replay_unavailable: {e}"),
             Self::KeysUnavailable(e) => format!("jwks_unavailable: {e}"),
             Self::DenyListUnavailable(e) => format!("deny_list_unavailable: {e}"),
             Self::Config(e) => format!("invalid_config: {e}"),
@@ -392,7 +402,7 @@ impl Rejection {
                     ),
                 ));
             }
-            Self::InvalidDpop(_) => {
+            Self::InvalidDpop(_) | Self::DpopReplayUnavailable(_) => {
                 let algs: Vec<&str> = DPOP_ALGS.iter().map(|a| a.name()).collect();
                 headers.push((
                     "www-authenticate",
@@ -711,6 +721,26 @@ mod tests {
         let line = rejection.log_line(None, None);
         assert!(
             line.contains("deny_list_unavailable: KV list failed: boom"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn an_unanswered_replay_check_answers_401_with_a_dpop_challenge_and_logs_why() {
+        let rejection = Rejection::DpopReplayUnavailable("DpopReplay threw: down".into());
+        let r = rejection.to_response("api", 9);
+        assert_eq!(r.status, 401);
+        let www = header(&r, "www-authenticate").unwrap_or_default();
+        assert!(
+            www.starts_with("DPoP error=\"invalid_dpop_proof\", error_description=\"DPoP replay check unavailable\""),
+            "{www}"
+        );
+        assert!(www.contains("algs=\""), "{www}");
+        assert!(header(&r, "retry-after").is_none());
+        assert!(!r.body.contains("down"), "the cause is for the log only");
+        let line = rejection.log_line(None, None);
+        assert!(
+            line.contains("\"reason\":\"dpop_replay_unavailable: DpopReplay threw: down\""),
             "{line}"
         );
     }

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use url::{Host, Url};
 
 /// Names of every `[vars]` entry read by the gateway (the glue reads exactly these).
-pub const VAR_NAMES: [&str; 32] = [
+pub const VAR_NAMES: [&str; 34] = [
     "ORIGIN",
     "AUTH_REALM",
     "LEEWAY_SECONDS",
@@ -52,6 +52,8 @@ pub const VAR_NAMES: [&str; 32] = [
     "RESOURCE_METADATA",
     "DPOP_MAX_AGE_SECONDS",
     "DPOP_REPLAY_ENTRIES",
+    "DPOP_REPLAY_FALLBACK",
+    "DPOP_REPLAY_TIMEOUT_MS",
 ];
 
 /// `RESOURCE_METADATA`: the RFC 9728 protected-resource metadata the gateway serves.
@@ -244,6 +246,30 @@ pub struct HeaderNames {
     pub claims: String,
 }
 
+/// `DPOP_REPLAY_FALLBACK`: what a DPoP request gets when the fleet-wide replay ledger
+/// gives no answer in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LedgerFallback {
+    /// `closed` (default): 401 `invalid_dpop_proof`, nothing forwarded.
+    #[default]
+    Closed,
+    /// `isolate`: this isolate's replay cache alone decides, as without the binding; the
+    /// request's log line says so.
+    Isolate,
+}
+
+/// The fleet-wide DPoP replay ledger: a `DPOP_REPLAY` Durable Object binding
+/// (`policy::dpop::ledger`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerSettings {
+    /// The Worker has the binding (set by the glue, which sees the bindings:
+    /// [`Config::with_dpop_ledger`]); `false` from [`Config::parse`].
+    pub bound: bool,
+    pub fallback: LedgerFallback,
+    /// How long a request waits for the ledger's answer (`DPOP_REPLAY_TIMEOUT_MS`).
+    pub timeout_ms: u64,
+}
+
 /// Fetching limits for JWKS and discovery documents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchLimits {
@@ -292,6 +318,8 @@ pub struct Config {
     pub dpop_max_age_secs: u64,
     /// RFC 9449: `jti`s remembered per isolate for replay detection.
     pub dpop_replay_entries: usize,
+    /// RFC 9449: replay detection across isolates, when the Worker has the binding.
+    pub dpop_ledger: LedgerSettings,
 }
 
 impl Config {
@@ -299,6 +327,12 @@ impl Config {
     /// `DENY_LIST` binding).
     pub fn with_deny_list(mut self, bound: bool) -> Config {
         self.deny_list = bound;
+        self
+    }
+
+    /// The same configuration, for a Worker that has (or lacks) the `DPOP_REPLAY` binding.
+    pub fn with_dpop_ledger(mut self, bound: bool) -> Config {
+        self.dpop_ledger.bound = bound;
         self
     }
 
@@ -431,6 +465,11 @@ impl Config {
             resource_metadata: None,
             dpop_max_age_secs: e.take(v.number("DPOP_MAX_AGE_SECONDS", 300, 1, 3600)),
             dpop_replay_entries: e.take(v.number("DPOP_REPLAY_ENTRIES", 4096, 0, 100_000)) as usize,
+            dpop_ledger: LedgerSettings {
+                bound: false,
+                fallback: e.take(v.ledger_fallback()),
+                timeout_ms: e.take(v.number("DPOP_REPLAY_TIMEOUT_MS", 1000, 50, 10_000)),
+            },
         };
         // "auto" describes the rest of the configuration, so it is built from it.
         config.resource_metadata = match metadata {
@@ -691,6 +730,15 @@ impl Vars<'_> {
             ));
         }
         Ok(n)
+    }
+
+    fn ledger_fallback(&self) -> Result<LedgerFallback, ConfigError> {
+        const NAME: &str = "DPOP_REPLAY_FALLBACK";
+        match self.get(NAME).map(str::to_ascii_lowercase).as_deref() {
+            None | Some("closed") => Ok(LedgerFallback::Closed),
+            Some("isolate") => Ok(LedgerFallback::Isolate),
+            Some(_) => Err(ConfigError::new(NAME, "must be closed or isolate")),
+        }
     }
 
     fn boolean(&self, name: &str, default: bool) -> Result<bool, ConfigError> {

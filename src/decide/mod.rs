@@ -20,7 +20,8 @@ use crate::keys::freshness::Want;
 use crate::keys::KeySet;
 use crate::path::RequestPath;
 use crate::policy::deny::DenyState;
-use crate::policy::dpop::{self, DpopSettings, ReplayCache};
+use crate::policy::dpop::ledger::{self, Answer};
+use crate::policy::dpop::{self, DpopSettings, ProofId, ReplayCache};
 use crate::policy::{claims, routes};
 use crate::token::extract::{find_token_with_scheme, Offered, Scheme};
 use crate::token::{Principal, UntrustedToken};
@@ -65,9 +66,9 @@ pub enum Keys {
     Fetch,
 }
 
-/// What I/O provides this decision: the issuers' keys and the KV deny list. The
-/// synchronous path offers only what memory holds fresh; the async path offers what the
-/// fetchers returned.
+/// What I/O provides this decision: the issuers' keys, the KV deny list and the DPoP replay
+/// ledger's answer. The synchronous path offers only what memory holds fresh; the async
+/// path offers what the fetchers returned.
 pub trait KeyStore {
     fn keys(&self, issuer: &str, now: u64, want: Want) -> Keys;
     /// The generation of the issuer's key set when it is fresh in memory (a cached verdict
@@ -76,6 +77,9 @@ pub trait KeyStore {
     /// The KV deny list, when it is no older than `ttl` seconds (asked only when the
     /// Worker has the `DENY_LIST` binding).
     fn deny_list(&self, now: u64, ttl: u64) -> DenyState;
+    /// What the fleet-wide replay ledger answered for `proof` (asked only when the Worker
+    /// has the `DPOP_REPLAY` binding); `None`: not asked yet.
+    fn ledger(&self, proof: &ProofId) -> Option<Answer>;
 }
 
 /// The isolate's per-request memory: verified and refused tokens, DPoP proofs seen, the
@@ -115,6 +119,9 @@ pub enum Verdict {
     NeedKeys { issuer: String, want: Want },
     /// The KV deny list is due: list it, then decide again.
     NeedDenyList,
+    /// A DPoP proof passed every check of this isolate: ask the fleet-wide replay ledger
+    /// (`policy::dpop::ledger`), then decide again with its answer.
+    NeedReplayCheck(ProofId),
     /// A field the configuration needs was not read: decide again with it.
     NeedFields,
 }
@@ -126,7 +133,10 @@ impl Verdict {
         match self {
             Verdict::Forward { .. } => DataPoint::of(None, seen, keys),
             Verdict::Answer { response, .. } => DataPoint::of(Some(response.status), seen, keys),
-            Verdict::NeedKeys { .. } | Verdict::NeedDenyList | Verdict::NeedFields => None,
+            Verdict::NeedKeys { .. }
+            | Verdict::NeedDenyList
+            | Verdict::NeedReplayCheck(_)
+            | Verdict::NeedFields => None,
         }
     }
 }
@@ -375,7 +385,7 @@ fn authorize<'c>(
     {
         return Err(with_issuer(Rejection::InvalidToken(TokenError::Revoked)));
     }
-    check_binding(
+    let unsettled = check_binding(
         parts,
         config,
         token,
@@ -388,6 +398,20 @@ fn authorize<'c>(
     for rule in rules {
         routes::authorize(rule, &principal)
             .map_err(|forbidden| with_issuer(Rejection::Forbidden(forbidden)))?;
+    }
+    // Last: the one check that costs a round trip is made only for a request that passes
+    // every other.
+    if let Some(proof) = unsettled {
+        match keys.ledger(&proof) {
+            None => return Ok(Outcome::Io(Verdict::NeedReplayCheck(proof))),
+            Some(answer) => ledger::settle(
+                &proof,
+                &answer,
+                config.dpop_ledger.fallback,
+                &mut caches.replay,
+            )
+            .map_err(with_issuer)?,
+        }
     }
     Ok(Outcome::Forward(Some(principal)))
 }
@@ -411,7 +435,8 @@ fn rules_for<'c>(
 
 /// RFC 9449: a token bound to a key (`cnf.jkt`) needs `Authorization: DPoP` and a valid
 /// proof from that key; `DPoP` with an unbound token, or a binding we cannot check, is
-/// refused.
+/// refused. With the `DPOP_REPLAY` ledger, a proof this isolate has not seen comes back
+/// unrecorded, for the ledger to settle; without it, it is recorded here.
 fn check_binding(
     parts: &RequestParts<'_>,
     config: &Config,
@@ -420,13 +445,13 @@ fn check_binding(
     principal: &Principal,
     now: u64,
     replay: &mut ReplayCache,
-) -> Result<(), Rejection> {
+) -> Result<Option<ProofId>, Rejection> {
     let cnf = principal.claims.get("cnf");
     let jkt = cnf
         .and_then(|c| c.get("jkt"))
         .and_then(serde_json::Value::as_str);
     match (cnf, jkt, scheme) {
-        (None, _, Scheme::Bearer) => Ok(()),
+        (None, _, Scheme::Bearer) => Ok(None),
         (None, _, Scheme::Dpop) => Err(Rejection::InvalidToken(TokenError::NotDpopBound)),
         (Some(_), None, _) => Err(Rejection::InvalidToken(TokenError::InvalidClaim)),
         (Some(_), Some(_), Scheme::Bearer) => {
@@ -440,7 +465,7 @@ fn check_binding(
                 max_age_secs: config.dpop_max_age_secs,
                 leeway_secs: config.leeway_secs,
             };
-            dpop::verify_proof(
+            let proof = dpop::check_proof(
                 parts.dpop.unwrap_or_default(),
                 parts.method,
                 &url,
@@ -450,7 +475,12 @@ fn check_binding(
                 &settings,
                 replay,
             )
-            .map_err(Rejection::InvalidDpop)
+            .map_err(Rejection::InvalidDpop)?;
+            if config.dpop_ledger.bound {
+                return Ok(Some(proof));
+            }
+            replay.record(&proof);
+            Ok(None)
         }
     }
 }

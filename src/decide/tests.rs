@@ -24,6 +24,9 @@ struct Store {
     asked: Cell<usize>,
     deny: Option<DenyState>,
     deny_asked: Cell<usize>,
+    /// The replay ledger's answer (none: not asked yet), and the asks.
+    ledger: Option<Answer>,
+    ledger_asked: Cell<usize>,
 }
 
 impl Store {
@@ -36,6 +39,8 @@ impl Store {
             asked: Cell::new(0),
             deny: None,
             deny_asked: Cell::new(0),
+            ledger: None,
+            ledger_asked: Cell::new(0),
         }
     }
 
@@ -71,6 +76,11 @@ impl KeyStore for Store {
         self.deny_asked.set(self.deny_asked.get() + 1);
         assert_eq!(ttl, 30, "the configured DENY_LIST_TTL_SECONDS (default)");
         self.deny.clone().unwrap_or(DenyState::Fetch)
+    }
+
+    fn ledger(&self, _proof: &ProofId) -> Option<Answer> {
+        self.ledger_asked.set(self.ledger_asked.get() + 1);
+        self.ledger.clone()
     }
 }
 
@@ -613,17 +623,22 @@ fn resource_config(metadata: &str) -> Config {
 }
 
 fn hs256_for(aud: serde_json::Value) -> String {
+    let claims = serde_json::json!({"iss": RESOURCE_ISSUER, "sub": "agent", "aud": aud, "exp": FIXTURE_NOW + 600});
+    hs256(&RESOURCE_SECRET, &claims)
+}
+
+/// An HS256 token with these claims, signed by jwt-compact (not the code under test).
+fn hs256(secret: &[u8], claims: &serde_json::Value) -> String {
     use base64::Engine as _;
     use jwt_compact::alg::{Hs256, Hs256Key};
     use jwt_compact::{Algorithm, AlgorithmSignature};
     let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-    let claims = serde_json::json!({"iss": RESOURCE_ISSUER, "sub": "agent", "aud": aud, "exp": FIXTURE_NOW + 600});
     let signed = format!(
         "{}.{}",
         b64(br#"{"alg":"HS256"}"#),
         b64(claims.to_string().as_bytes())
     );
-    let signature = Hs256.sign(&Hs256Key::new(RESOURCE_SECRET), signed.as_bytes());
+    let signature = Hs256.sign(&Hs256Key::new(secret), signed.as_bytes());
     format!("{signed}.{}", b64(&signature.as_bytes()))
 }
 
@@ -780,4 +795,249 @@ fn without_the_binding_nothing_is_observed() {
         &Store::fixture(),
     );
     assert_eq!(point, None);
+}
+
+/// DPoP-bound HS256 tokens (`cnf.jkt` of p256-a) and their proofs, for the replay ledger.
+mod dpop_ledger {
+    use super::*;
+    use base64::Engine as _;
+    use jwt_compact::alg::Es256;
+    use jwt_compact::jwk::JsonWebKey;
+    use jwt_compact::{Algorithm, AlgorithmSignature};
+    use serde::Deserialize;
+
+    const ISSUER: &str = "https://dpop.fixtures.test/";
+    const SECRET: [u8; 32] = [9; 32];
+    const URL: &str = "https://api.fixtures.test/orders";
+    const CLIENT_KEY: &str = include_str!("../../fixtures/keys/p256-a.private.jwk.json");
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    fn config(bound: bool, vars: &[(&str, &str)]) -> Config {
+        let secret = b64(&SECRET);
+        let issuers = format!(
+            r#"[{{"issuer":"{ISSUER}","algorithms":["HS256"],"secret":"{secret}","audiences":["api"]}}]"#
+        );
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::parse(Some(&issuers), &vars)
+            .expect("test configuration parses")
+            .with_dpop_ledger(bound)
+    }
+
+    fn client_public_jwk() -> serde_json::Value {
+        let mut jwk: serde_json::Value = serde_json::from_str(CLIENT_KEY).unwrap();
+        let members = jwk.as_object_mut().unwrap();
+        members.retain(|k, _| ["kty", "crv", "x", "y"].contains(&k.as_str()));
+        jwk
+    }
+
+    /// A token bound to the client key, with `scope`.
+    fn token(scope: &str) -> String {
+        let jkt = dpop::jwk_thumbprint(client_public_jwk().as_object().unwrap()).unwrap();
+        let claims = serde_json::json!({"iss": ISSUER, "sub": "client", "aud": "api",
+            "exp": FIXTURE_NOW + 600, "scope": scope, "cnf": {"jkt": jkt}});
+        hs256(&SECRET, &claims)
+    }
+
+    /// A proof for GET `URL` with `token`, signed by the client key (jwt-compact, not the
+    /// code under test).
+    fn proof(token: &str, jti: &str) -> String {
+        let header =
+            serde_json::json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": client_public_jwk()});
+        let claims = serde_json::json!({"jti": jti, "htm": "GET", "htu": URL, "iat": FIXTURE_NOW,
+            "ath": dpop::access_token_hash(token)});
+        let signed = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let private: serde_json::Value = serde_json::from_str(CLIENT_KEY).unwrap();
+        let jwk = JsonWebKey::deserialize(&private).unwrap();
+        let key = <Es256 as Algorithm>::SigningKey::try_from(&jwk).unwrap();
+        let signature = Es256.sign(&key, signed.as_bytes());
+        format!("{signed}.{}", b64(&signature.as_bytes()))
+    }
+
+    fn request<'a>(authorization: &'a str, proof: &'a str) -> RequestParts<'a> {
+        RequestParts {
+            dpop: Some(proof),
+            ..get(URL, Some(authorization))
+        }
+    }
+
+    fn store(ledger: Option<Answer>) -> Store {
+        Store {
+            ledger,
+            ..Store::empty()
+        }
+    }
+
+    fn run(config: &Config, caches: &mut Caches, parts: &RequestParts, store: &Store) -> Verdict {
+        decide(parts, config, FIXTURE_NOW, caches, store)
+    }
+
+    /// Asked, not recorded; answered `First`, forwarded and recorded; presented again to
+    /// this isolate, refused from memory without a round trip.
+    #[test]
+    fn a_new_proof_waits_for_the_ledger_and_a_second_use_is_refused_from_memory() {
+        let config = config(true, &[]);
+        let mut caches = Caches::for_config(Some(&config));
+        let token = token("");
+        let (auth, proof) = (format!("DPoP {token}"), proof(&token, "jti-1"));
+        let parts = request(&auth, &proof);
+
+        let asking = store(None);
+        let verdict = run(&config, &mut caches, &parts, &asking);
+        let Verdict::NeedReplayCheck(id) = verdict else {
+            panic!("asks the ledger: {verdict:?}")
+        };
+        // The window: iat + DPOP_MAX_AGE_SECONDS (300) + LEEWAY_SECONDS (60).
+        assert_eq!(id.until, FIXTURE_NOW + 360);
+        assert!(
+            caches.replay.is_empty(),
+            "nothing recorded before the answer"
+        );
+        // Asking again asks again (nothing was counted).
+        assert!(
+            matches!(run(&config, &mut caches, &parts, &asking), Verdict::NeedReplayCheck(again) if again == id)
+        );
+
+        let first = store(Some(Answer::First));
+        assert_eq!(status(&run(&config, &mut caches, &parts, &first)), 0);
+        assert_eq!(caches.replay.len(), 1);
+
+        let later = store(None);
+        let replayed = run(&config, &mut caches, &parts, &later);
+        assert_eq!(status(&replayed), 401);
+        assert!(
+            log_of(&replayed).contains("dpop_replayed"),
+            "{}",
+            log_of(&replayed)
+        );
+        assert_eq!(
+            later.ledger_asked.get(),
+            0,
+            "this isolate's cache answers first"
+        );
+    }
+
+    #[test]
+    fn a_proof_another_isolate_used_is_a_replay() {
+        let config = config(true, &[]);
+        let mut caches = Caches::for_config(Some(&config));
+        let token = token("");
+        let (auth, proof) = (format!("DPoP {token}"), proof(&token, "jti-2"));
+        let verdict = run(
+            &config,
+            &mut caches,
+            &request(&auth, &proof),
+            &store(Some(Answer::Seen)),
+        );
+        assert_eq!(status(&verdict), 401);
+        assert!(header(&verdict, "www-authenticate")
+            .unwrap()
+            .contains("DPoP proof replayed"));
+        assert!(
+            log_of(&verdict).contains("\"reason\":\"dpop_replayed\""),
+            "{}",
+            log_of(&verdict)
+        );
+    }
+
+    #[test]
+    fn no_answer_is_refused_by_default_and_left_to_the_isolate_when_configured() {
+        let down = || store(Some(Answer::Unavailable("no answer within 1000 ms".into())));
+        let token = token("");
+        let auth = format!("DPoP {token}");
+
+        let closed = config(true, &[]);
+        let mut caches = Caches::for_config(Some(&closed));
+        let proof_a = proof(&token, "jti-3");
+        let refused = run(&closed, &mut caches, &request(&auth, &proof_a), &down());
+        assert_eq!(status(&refused), 401);
+        let www = header(&refused, "www-authenticate").unwrap();
+        assert!(www.contains("error=\"invalid_dpop_proof\""), "{www}");
+        assert!(www.contains("DPoP replay check unavailable"), "{www}");
+        assert!(log_of(&refused).contains("dpop_replay_unavailable: no answer within 1000 ms"));
+        assert!(caches.replay.is_empty(), "a refused proof is not used");
+
+        let isolate = config(true, &[("DPOP_REPLAY_FALLBACK", "isolate")]);
+        let mut caches = Caches::for_config(Some(&isolate));
+        let proof_b = proof(&token, "jti-4");
+        assert_eq!(
+            status(&run(
+                &isolate,
+                &mut caches,
+                &request(&auth, &proof_b),
+                &down()
+            )),
+            0
+        );
+        // Now this isolate alone catches the replay.
+        assert_eq!(
+            status(&run(
+                &isolate,
+                &mut caches,
+                &request(&auth, &proof_b),
+                &down()
+            )),
+            401
+        );
+    }
+
+    #[test]
+    fn without_the_binding_the_ledger_is_never_asked() {
+        let config = config(false, &[("DPOP_REPLAY_FALLBACK", "isolate")]);
+        let mut caches = Caches::for_config(Some(&config));
+        let token = token("");
+        let (auth, proof) = (format!("DPoP {token}"), proof(&token, "jti-5"));
+        let never = store(None);
+        assert_eq!(
+            status(&run(&config, &mut caches, &request(&auth, &proof), &never)),
+            0
+        );
+        assert_eq!(
+            status(&run(&config, &mut caches, &request(&auth, &proof), &never)),
+            401
+        );
+        assert_eq!(never.ledger_asked.get(), 0);
+    }
+
+    /// The round trip is the last check: a request the route rules refuse never costs it,
+    /// and its proof stays unused.
+    #[test]
+    fn a_request_the_routes_refuse_never_reaches_the_ledger() {
+        let config = config(
+            true,
+            &[(
+                "ROUTES",
+                r#"[{"prefix": "/orders", "scopes": ["orders:read"]}]"#,
+            )],
+        );
+        let mut caches = Caches::for_config(Some(&config));
+        let asking = store(None);
+        let weak = token("profile");
+        let (auth, proof_a) = (format!("DPoP {weak}"), proof(&weak, "jti-6"));
+        assert_eq!(
+            status(&run(
+                &config,
+                &mut caches,
+                &request(&auth, &proof_a),
+                &asking
+            )),
+            403
+        );
+        assert_eq!(asking.ledger_asked.get(), 0);
+        let strong = token("orders:read");
+        let (auth, proof_b) = (format!("DPoP {strong}"), proof(&strong, "jti-7"));
+        assert!(matches!(
+            run(&config, &mut caches, &request(&auth, &proof_b), &asking),
+            Verdict::NeedReplayCheck(_)
+        ));
+    }
 }

@@ -41,7 +41,8 @@ pub fn encode_with_point(verdict: &Verdict, point: Option<&DataPoint>) -> String
     out
 }
 
-/// Encodes `verdict`; `NeedKeys`, `NeedDenyList` and `NeedFields` become `S`.
+/// Encodes `verdict`; `NeedKeys`, `NeedDenyList`, `NeedReplayCheck` and `NeedFields` become
+/// `S`.
 pub fn encode(verdict: &Verdict) -> String {
     encode_checked(verdict).unwrap_or_else(|| {
         "A\n500\n{\"event\":\"rejected\",\"status\":500,\"reason\":\"unencodable_verdict\"}\n0\n"
@@ -76,7 +77,10 @@ fn encode_checked(verdict: &Verdict) -> Option<String> {
             }
             out.push_str(&response.body);
         }
-        Verdict::NeedKeys { .. } | Verdict::NeedDenyList | Verdict::NeedFields => out.push('S'),
+        Verdict::NeedKeys { .. }
+        | Verdict::NeedDenyList
+        | Verdict::NeedReplayCheck(_)
+        | Verdict::NeedFields => out.push('S'),
     }
     Some(out)
 }

@@ -10,8 +10,11 @@
 mod clock;
 mod deny_list;
 mod fetcher;
+mod js_error;
+mod replay;
 
 use self::clock::now_secs;
+use self::js_error::js_error_text;
 use crate::config::{Config, VarValue, VAR_NAMES};
 use crate::decide::forward::HeaderPlan;
 use crate::decide::metrics::{DataPoint, KeySource, Observation};
@@ -21,6 +24,8 @@ use crate::edge::fetcher::{fresh_generation, fresh_keys, keys_for, Want};
 use crate::error::{ConfigError, EdgeResponse, JwksError, Rejection};
 use crate::keys::KeySet;
 use crate::policy::deny::DenyState;
+use crate::policy::dpop::ledger::{self, Answer};
+use crate::policy::dpop::ProofId;
 use crate::policy::routes::METHOD_OVERRIDE_HEADERS;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -61,12 +66,17 @@ struct RawConfig {
     deny_list: bool,
     /// The Worker has a `METRICS` binding (Analytics Engine).
     metrics: bool,
+    /// The Worker has a `DPOP_REPLAY` binding (Durable Objects).
+    dpop_ledger: bool,
 }
 
 impl RawConfig {
     fn parse(&self) -> Result<Config, ConfigError> {
-        Config::parse(self.issuers.as_deref(), &self.vars)
-            .map(|c| c.with_deny_list(self.deny_list).with_metrics(self.metrics))
+        Config::parse(self.issuers.as_deref(), &self.vars).map(|c| {
+            c.with_deny_list(self.deny_list)
+                .with_metrics(self.metrics)
+                .with_dpop_ledger(self.dpop_ledger)
+        })
     }
 }
 
@@ -102,6 +112,11 @@ impl KeyStore for InMemory {
 
     fn deny_list(&self, now: u64, ttl: u64) -> DenyState {
         deny_list::fresh(now, ttl)
+    }
+
+    /// The ledger is a round trip: never answered from memory.
+    fn ledger(&self, _proof: &ProofId) -> Option<Answer> {
+        None
     }
 }
 
@@ -250,6 +265,8 @@ struct Fetched {
     current: Option<Result<Rc<KeySet>, JwksError>>,
     refetched: Option<Result<Rc<KeySet>, JwksError>>,
     deny_list: Option<DenyState>,
+    /// The ledger's answer, for the one proof a request carries.
+    ledger: Option<(ProofId, Answer)>,
 }
 
 impl KeyStore for Fetched {
@@ -273,6 +290,13 @@ impl KeyStore for Fetched {
         match &self.deny_list {
             Some(state) => state.clone(),
             None => InMemory.deny_list(now, ttl),
+        }
+    }
+
+    fn ledger(&self, proof: &ProofId) -> Option<Answer> {
+        match &self.ledger {
+            Some((asked, answer)) if asked == proof => Some(answer.clone()),
+            _ => None,
         }
     }
 }
@@ -311,11 +335,13 @@ async fn serve(
         current: None,
         refetched: None,
         deny_list: None,
+        ledger: None,
     };
     // Where this request's keys came from, if it fetched any (else: memory).
     let mut source = KeySource::Memory;
-    // At most: the deny list, keys, then a refetch for an unknown kid, then final.
-    for _ in 0..4 {
+    // At most: the deny list, keys, a refetch for an unknown kid, the replay ledger, then
+    // final.
+    for _ in 0..5 {
         let mut seen = Observation::for_config(&config);
         let verdict = CACHES.with(|c| {
             let caches = &mut c.borrow_mut();
@@ -343,6 +369,10 @@ async fn serve(
             }
             Verdict::NeedDenyList => {
                 fetched.deny_list = Some(deny_list::refresh(&env, &config, now).await);
+            }
+            Verdict::NeedReplayCheck(proof) => {
+                let answer = replay::ask(&env, &config.dpop_ledger, &proof).await;
+                fetched.ledger = Some((proof, answer));
             }
             Verdict::NeedFields => break,
             Verdict::Forward { target, headers } => {
@@ -386,7 +416,7 @@ async fn try_forward(
     target: &str,
     plan: &HeaderPlan,
 ) -> Result<web_sys::Response, String> {
-    let js_err = |e: JsValue| e.as_string().unwrap_or_else(|| format!("{e:?}"));
+    let js_err = js_error_text;
     let headers = web_sys::Headers::new_with_headers(&req.headers()).map_err(js_err)?;
     for name in plan.remove() {
         headers.delete(name).map_err(js_err)?;
@@ -495,6 +525,7 @@ fn read_raw_config(env: &Env) -> RawConfig {
         // A binding is an object; a var of that name (text) is not one.
         deny_list: is_binding(env, deny_list::BINDING),
         metrics: is_binding(env, METRICS_BINDING),
+        dpop_ledger: is_binding(env, ledger::BINDING),
     }
 }
 

@@ -8,7 +8,8 @@
 //! (`iat`), covers this access token (`ath`) and is used once (`jti`).
 //!
 //! Replay detection is per isolate and bounded (see [`ReplayCache`]): it stops a proof from
-//! being replayed at the same isolate within its window, not across the whole edge.
+//! being replayed at the same isolate within its window. With a `DPOP_REPLAY` Durable
+//! Object binding, [`ledger`] adds the fleet-wide check behind it.
 
 use crate::alg::DPOP_ALGS;
 use crate::bounded::Bounded;
@@ -65,6 +66,18 @@ impl DpopSettings {
 
 type ReplayKey = [u8; 32];
 
+pub mod ledger;
+
+/// A proof that passed every check this isolate can make: what names it (SHA-256 of its
+/// key's thumbprint and its `jti`, so no proof text is kept anywhere) and the last second
+/// its `iat` window covers. Recording it is the caller's step ([`ReplayCache::record`]),
+/// after any fleet-wide check ([`ledger`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProofId {
+    pub key: ReplayKey,
+    pub until: u64,
+}
+
 /// Remembers the `jti`s of accepted proofs until their `iat` window has passed, so each
 /// proof is accepted once.
 ///
@@ -109,8 +122,9 @@ impl ReplayCache {
         self.seen.peek(key).is_some_and(|&until| now <= until)
     }
 
-    fn record(&mut self, key: ReplayKey, until: u64) {
-        self.seen.insert(key, until);
+    /// Remembers `proof` until its window has passed.
+    pub fn record(&mut self, proof: &ProofId) {
+        self.seen.insert(proof.key, proof.until);
     }
 }
 
@@ -181,7 +195,9 @@ fn required<'a, T>(
 }
 
 /// Verifies the DPoP proof sent with a request carrying a DPoP-bound access token
-/// (RFC 9449 §4.3, §7.1).
+/// (RFC 9449 §4.3, §7.1), this isolate's replay cache included, without recording the proof:
+/// `Replayed` when this isolate has seen it, else what names it (the caller records it,
+/// [`ReplayCache::record`], once any fleet-wide check has passed).
 ///
 /// * `method`: the request method, compared exactly with `htm`;
 /// * `request_url`: the URL the request was made to; compared with `htu` without query and
@@ -189,13 +205,11 @@ fn required<'a, T>(
 /// * `access_token`: the token from `Authorization: DPoP <token>`, hashed into `ath`;
 /// * `expected_jkt`: that (already verified) token's `cnf.jkt`;
 /// * `now`: unix seconds.
-///
-/// The `jti` is recorded in `replay` only when every other check has passed.
 #[allow(
     clippy::too_many_arguments,
     reason = "each argument is one input of RFC 9449 §4.3's checks; a struct would only rename them"
 )]
-pub fn verify_proof(
+pub fn check_proof(
     proof: &str,
     method: &str,
     request_url: &Url,
@@ -203,8 +217,8 @@ pub fn verify_proof(
     expected_jkt: &str,
     now: u64,
     settings: &DpopSettings,
-    replay: &mut ReplayCache,
-) -> Result<(), DpopError> {
+    replay: &ReplayCache,
+) -> Result<ProofId, DpopError> {
     use DpopError::*;
 
     if proof.is_empty() {
@@ -298,8 +312,10 @@ pub fn verify_proof(
     if replay.seen(&key, now) {
         return Err(Replayed);
     }
-    replay.record(key, settings.valid_until(iat));
-    Ok(())
+    Ok(ProofId {
+        key,
+        until: settings.valid_until(iat),
+    })
 }
 
 #[cfg(test)]

@@ -82,6 +82,27 @@ fn es256_with(edit: impl FnOnce(&mut Map<String, Value>, &mut Map<String, Value>
     mint(&h, &c, "ES256", "p256-a")
 }
 
+/// What a Worker without the fleet-wide ledger does with a proof: every check, then the
+/// record in this isolate's cache.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "check_proof's arguments, passed on"
+)]
+fn verify_proof(
+    proof: &str,
+    method: &str,
+    url: &Url,
+    at: &str,
+    jkt: &str,
+    now: u64,
+    settings: &DpopSettings,
+    replay: &mut ReplayCache,
+) -> Result<(), DpopError> {
+    let id = check_proof(proof, method, url, at, jkt, now, settings, replay)?;
+    replay.record(&id);
+    Ok(())
+}
+
 fn settings() -> DpopSettings {
     DpopSettings {
         max_age_secs: 300,
@@ -553,18 +574,27 @@ fn replay_entries_expire_with_the_window_and_stay_bounded() {
     let s = settings();
     let mut cache = ReplayCache::new(4);
     let k = ReplayCache::key("jkt", "a");
-    cache.record(k, s.valid_until(NOW as f64));
+    cache.record(&ProofId {
+        key: k,
+        until: s.valid_until(NOW as f64),
+    });
     assert!(cache.seen(&k, NOW + 305));
     assert!(!cache.seen(&k, NOW + 306));
     // Another key's jti does not collide.
     assert!(!cache.seen(&ReplayCache::key("jkt2", "a"), NOW));
     for i in 0..1000 {
-        cache.record(ReplayCache::key("jkt", &i.to_string()), NOW + 10);
+        cache.record(&ProofId {
+            key: ReplayCache::key("jkt", &i.to_string()),
+            until: NOW + 10,
+        });
         assert!(cache.len() <= 4);
     }
     assert!(cache.seen(&ReplayCache::key("jkt", "999"), NOW));
     let mut off = ReplayCache::new(0);
-    off.record(k, NOW + 10);
+    off.record(&ProofId {
+        key: k,
+        until: NOW + 10,
+    });
     assert!(off.is_empty());
 }
 
