@@ -1,6 +1,7 @@
 // js/replay.mjs, the DPoP replay ledger's Durable Object class, against a stand-in for the
 // Rust exports: it must pass the object's own state and the request through untouched,
-// open the table once per object, and return what Rust returns (a promise workerd awaits).
+// open the tables once per object, and return what Rust returns (the real exports answer
+// synchronously; workerd takes a value or a promise alike, and the fakes return promises).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { replayClass } from "./replay.mjs";

@@ -371,7 +371,7 @@ async fn serve(
                 fetched.deny_list = Some(deny_list::refresh(&env, &config, now).await);
             }
             Verdict::NeedReplayCheck(proof) => {
-                let answer = replay::ask(&env, &config.dpop_ledger, &proof).await;
+                let answer = replay::ask(&env, &config.dpop_ledger, &proof, now).await;
                 fetched.ledger = Some((proof, answer));
             }
             Verdict::NeedFields => break,

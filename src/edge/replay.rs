@@ -22,9 +22,9 @@ use worker::{SqlStorage, State, Storage};
 /// Records `proof` in its shard and says whether it was first. Never fails: no answer in
 /// time is [`Answer::Unavailable`], which `ledger::settle` turns into the configured
 /// fallback (logged here when it is `isolate`, since the request then goes on).
-pub async fn ask(env: &Env, settings: &LedgerSettings, proof: &ProofId) -> Answer {
+pub async fn ask(env: &Env, settings: &LedgerSettings, proof: &ProofId, now: u64) -> Answer {
     let deadline = Delay::from(Duration::from_millis(settings.timeout_ms));
-    let answer = match select(Box::pin(record(env, proof)), deadline).await {
+    let answer = match select(Box::pin(record(env, proof, now)), deadline).await {
         Either::Left((answer, _)) => answer,
         Either::Right(((), _)) => {
             Answer::Unavailable(format!("no answer within {} ms", settings.timeout_ms))
@@ -39,7 +39,7 @@ pub async fn ask(env: &Env, settings: &LedgerSettings, proof: &ProofId) -> Answe
     answer
 }
 
-async fn record(env: &Env, proof: &ProofId) -> Answer {
+async fn record(env: &Env, proof: &ProofId, now: u64) -> Answer {
     let stub = env
         .durable_object(BINDING)
         .and_then(|ns| ns.id_from_name(&proof.shard())?.get_stub());
@@ -51,7 +51,7 @@ async fn record(env: &Env, proof: &ProofId) -> Answer {
     let sent = async {
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
-        let url = format!("{ORIGIN}{}", proof.record_path());
+        let url = format!("{ORIGIN}{}", proof.record_path(now));
         let request = web_sys::Request::new_with_str_and_init(&url, &init)?;
         let response = JsFuture::from(stub.fetch_with_request(&request)?).await?;
         Ok::<_, JsValue>(response.unchecked_into::<web_sys::Response>().status())
@@ -74,8 +74,9 @@ pub fn replay_open(state: DurableObjectState) -> Result<(), JsValue> {
         .map_err(js)
 }
 
-/// The object's fetch: `POST /record/<key>/<until>` answers [`ledger::FIRST`] (recorded
-/// now) or [`ledger::SEEN`]; anything else is 400 and records nothing. Synchronous: SQLite
+/// The object's fetch: `POST /record/<key>/<until>/<asked at>` answers [`ledger::FIRST`]
+/// (recorded now) or [`ledger::SEEN`]; anything else (`ledger::parse_record_path`) is 400
+/// and records nothing. Synchronous: SQLite
 /// calls are, and the alarm is set without waiting (the object's output gate holds the
 /// answer until every write, the alarm's included, is durable).
 #[wasm_bindgen(js_name = replayFetch)]
@@ -89,7 +90,7 @@ pub fn replay_fetch(
         .strip_prefix(ORIGIN)
         .filter(|_| request.method() == "POST")
         .and_then(|path| ledger::parse_record_path(path, now));
-    let Some((key, until)) = parsed else {
+    let Some(record) = parsed else {
         return status_response(400);
     };
     let state = State::from(state);
@@ -99,13 +100,17 @@ pub fn replay_fetch(
     let first = sql
         .exec(
             ledger::RECORD,
-            vec![key.into(), (until as i64).into(), (now as i64).into()],
+            vec![
+                record.key.into(),
+                (record.until as i64).into(),
+                (record.asked_at as i64).into(),
+            ],
         )
         .map_err(js)?
         .rows_written()
         > 0;
     if first {
-        set_alarm(&storage, &sql, until)?;
+        set_alarm(&storage, &sql, record.until)?;
     }
     status_response(if first { ledger::FIRST } else { ledger::SEEN })
 }
@@ -118,7 +123,8 @@ pub fn replay_alarm(state: DurableObjectState) -> Result<(), JsValue> {
     let storage = state.storage();
     let sql = storage.sql();
     sql.exec(ledger::CLEAR_ALARM, None).map_err(js)?;
-    sql.exec(ledger::EXPIRE, vec![(now_secs() as i64).into()])
+    let cut_off = ledger::expired_before(now_secs());
+    sql.exec(ledger::EXPIRE, vec![(cut_off as i64).into()])
         .map_err(js)?;
     // Read raw (no serde: the one number it is).
     let earliest = sql
@@ -138,6 +144,12 @@ pub fn replay_alarm(state: DurableObjectState) -> Result<(), JsValue> {
 /// window ends after it, and it reschedules itself for the rows it leaves.
 fn set_alarm(storage: &Storage, sql: &SqlStorage, until: u64) -> Result<(), JsValue> {
     let at = ledger::alarm_at_ms(until);
+    let now_ms = js_sys::Date::now() as i64;
+    sql.exec(
+        ledger::FORGET_FAILED_ALARM,
+        vec![ledger::overdue_before_ms(now_ms).into()],
+    )
+    .map_err(js)?;
     if sql
         .exec(ledger::NOTE_ALARM, vec![at.into()])
         .map_err(js)?

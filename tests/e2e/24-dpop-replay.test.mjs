@@ -1,7 +1,8 @@
 // Fleet-wide DPoP replay detection (README "DPoP replay across the fleet"): gateway
 // instances in their own isolates, bound to one DPOP_REPLAY Durable Object namespace (SQLite
 // storage, run by Miniflare's workerd), refuse a proof another instance accepted; rows expire
-// with the proof window (the object's alarm deletes them); a ledger that throws or answers
+// after the proof window and a 60 s margin (the object's alarm deletes them), and a jti
+// reused after its window is a new proof; a ledger that throws or answers
 // too late refuses DPoP requests by default, or leaves them to the isolate with
 // DPOP_REPLAY_FALLBACK=isolate. Every instance serves one Host, as a fleet's isolates do, so a
 // proof's htu names them all. Tokens and proofs are minted by jose.
@@ -12,7 +13,7 @@ import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { SignJWT, generateKeyPair, exportJWK, calculateJwkThumbprint } from "jose";
-import { startFixtureIssuer, startFleet, mint, tcpCall, assertForwarded, tempKvDir, waitFor } from "./lib/index.mjs";
+import { startFixtureIssuer, startFleet, mint, tcpCall, assertForwarded, tempKvDir, waitFor, alignToSecond, sleep } from "./lib/index.mjs";
 
 const HOST = "api.fleet.test";
 const HTU = `http://${HOST}/orders`;
@@ -49,8 +50,8 @@ function assertRefused(r, description) {
   assert.match(r.headers.get("www-authenticate") ?? "", /^DPoP error="invalid_dpop_proof"/);
 }
 
-/** Rows the ledger's objects hold, read from the SQLite files workerd persists them in. */
-function ledgerRows(dir) {
+/** Runs `sql` on every object's SQLite file under `dir` (workerd's, read-only): one output each. */
+function ledgerQuery(dir, sql) {
   const files = [];
   const walk = (d) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
@@ -60,33 +61,34 @@ function ledgerRows(dir) {
     }
   };
   walk(dir);
-  let rows = 0;
-  for (const f of files) {
-    const out = execFileSync("sqlite3", ["-readonly", f, "SELECT count(*) FROM proofs"], { encoding: "utf8" });
-    rows += Number(out.trim());
-  }
-  return { files: files.length, rows };
+  return files.map((f) => execFileSync("sqlite3", ["-readonly", f, sql], { encoding: "utf8" }).trim());
+}
+
+/** Rows the ledger's objects hold, and how many objects hold any table. */
+function ledgerRows(dir) {
+  const counts = ledgerQuery(dir, "SELECT count(*) FROM proofs").map(Number);
+  return { files: counts.length, rows: counts.reduce((a, b) => a + b, 0) };
+}
+
+/** A describe's fleet of two sharing one namespace, its objects' files in a temp directory. */
+function sharedFleet(vars = {}) {
+  const shared = {};
+  before(async () => {
+    shared.persist = tempKvDir();
+    shared.fleet = await startFleet({ issuers: fixture.issuers, origin: fixture.origin, durableObjectsPersist: shared.persist.dir, vars });
+  });
+  after(async () => {
+    await shared.fleet?.close();
+    shared.persist?.cleanup();
+  });
+  return shared;
 }
 
 describe("two instances sharing one DPOP_REPLAY namespace", () => {
-  let fleet, persist;
-  before(async () => {
-    persist = tempKvDir();
-    fleet = await startFleet({
-      issuers: fixture.issuers,
-      origin: fixture.origin,
-      durableObjectsPersist: persist.dir,
-      // A 1 s window (no leeway), so the expiry test need not wait minutes.
-      vars: { DPOP_MAX_AGE_SECONDS: "1", LEEWAY_SECONDS: "0" },
-    });
-  });
-  after(async () => {
-    await fleet?.close();
-    persist?.cleanup();
-  });
+  const shared = sharedFleet();
 
   test("a proof accepted by one instance is refused by the other, and by itself", async () => {
-    const [a, b] = fleet.urls;
+    const [a, b] = shared.fleet.urls;
     const token = await boundToken();
     const p = await proof(token);
     const before = fixture.origin.count();
@@ -94,48 +96,62 @@ describe("two instances sharing one DPOP_REPLAY namespace", () => {
     assertRefused(await send(b, token, p), "DPoP proof replayed");
     assertRefused(await send(a, token, p), "DPoP proof replayed");
     assert.equal(fixture.origin.count(), before + 1, "the origin saw the proof once");
-    assert.ok(fleet.logs.some((l) => l.includes('"reason":"dpop_replayed"')), fleet.logs.join("\n"));
+    assert.ok(shared.fleet.logs.some((l) => l.includes('"reason":"dpop_replayed"')), shared.fleet.logs.join("\n"));
   });
 
   test("proofs spread over the shards, each accepted once wherever it lands first", async () => {
     const token = await boundToken();
     for (let i = 0; i < 24; i++) {
       const p = await proof(token);
-      const [first, second] = i % 2 ? fleet.urls : [...fleet.urls].reverse();
+      const [first, second] = i % 2 ? shared.fleet.urls : [...shared.fleet.urls].reverse();
       assertForwarded(await send(first, token, p), "/orders");
       assertRefused(await send(second, token, p), "DPoP proof replayed");
     }
-    const held = ledgerRows(persist.dir);
+    const held = ledgerRows(shared.persist.dir);
     assert.ok(held.files >= 8, `24 random keys over 16 shards reach more than 8 objects: ${JSON.stringify(held)}`);
   });
 
   test("the same jti from another client key is another proof", async () => {
     const other = await clientKey();
     const jti = `shared-${crypto.randomUUID()}`;
-    const [a, b] = fleet.urls;
+    const [a, b] = shared.fleet.urls;
     const mine = await boundToken();
     const theirs = await boundToken(other);
     assertForwarded(await send(a, mine, await proof(mine, { jti })), "/orders");
     assertForwarded(await send(b, theirs, await proof(theirs, { jti, c: other })), "/orders");
   });
+});
 
-  test("rows expire with the window: the alarm deletes them, and the jti is free again", async () => {
-    const [a, b] = fleet.urls;
+describe("rows and the proof window (DPOP_MAX_AGE_SECONDS=2, no leeway)", () => {
+  const shared = sharedFleet({ DPOP_MAX_AGE_SECONDS: "2", LEEWAY_SECONDS: "0" });
+
+  test("a jti reused after its window is a new proof; the alarm deletes the row after the window and a 60 s margin", async () => {
+    const [a, b] = shared.fleet.urls;
     const token = await boundToken();
-    const jti = `expiring-${crypto.randomUUID()}`;
-    assertForwarded(await send(a, token, await proof(token, { jti })), "/orders");
-    assert.ok(ledgerRows(persist.dir).rows >= 1);
-    // Window: iat + 1 s; the alarm runs after its last second. Every row here is as old.
-    assert.ok(await waitFor(() => ledgerRows(persist.dir).rows === 0, 8000), "the alarm deleted every row");
-    // A new proof reusing the jti, at the instance that has not seen it: no row holds it.
-    assertForwarded(await send(b, token, await proof(token, { jti })), "/orders");
-    assert.ok(!fleet.logs.some((l) => /uncaught|exception/i.test(l)), fleet.logs.join("\n"));
-  });
+    const jti = `reused-${crypto.randomUUID()}`;
+    await alignToSecond();
+    const iat1 = Math.floor(Date.now() / 1000);
+    assertForwarded(await send(a, token, await proof(token, { jti, iat: iat1 })), "/orders");
+    // One row, and the alarm noted for the first millisecond after the window (iat + 2) and
+    // the margin.
+    assert.deepEqual(ledgerRows(shared.persist.dir).rows, 1);
+    assert.deepEqual(ledgerQuery(shared.persist.dir, "SELECT at FROM alarm").filter(Boolean), [String((iat1 + 2 + 60 + 1) * 1000)]);
 
-  test("a Bearer token never asks the ledger", async () => {
-    const token = await mint(fixture.rsa);
-    const r = await tcpCall(fleet.urls[1], "/orders", { host: HOST, headers: { authorization: `Bearer ${token}` } });
-    assertForwarded(r, "/orders");
+    // Past the first window by the gateways' clock: the same key in a new proof is first
+    // again (the row is still held, within the margin, and updated in place).
+    await sleep(Math.max(0, (iat1 + 3) * 1000 + 50 - Date.now()));
+    const iat2 = Math.floor(Date.now() / 1000);
+    const second = await proof(token, { jti, iat: iat2 });
+    assertForwarded(await send(b, token, second), "/orders");
+    assert.equal(ledgerRows(shared.persist.dir).rows, 1);
+    // And that proof is now used: refused at the instance that saw the first one.
+    assertRefused(await send(a, token, second), "DPoP proof replayed");
+
+    // The alarm runs at iat1 + 63 s, keeps the second row (its window ends at iat2 + 2),
+    // and runs again for it at iat2 + 63 s.
+    await sleep(Math.max(0, (iat2 + 2 + 60 + 1) * 1000 - Date.now()));
+    assert.ok(await waitFor(() => ledgerRows(shared.persist.dir).rows === 0, 10_000), `rows left: ${JSON.stringify(ledgerRows(shared.persist.dir))}`);
+    assert.ok(!shared.fleet.logs.some((l) => /uncaught|exception/i.test(l)), shared.fleet.logs.join("\n"));
   });
 });
 
@@ -179,9 +195,11 @@ describe("a ledger that gives no answer", () => {
     try {
       const token = await boundToken();
       const before = fixture.origin.count();
+      const p = await proof(token);
       const started = Date.now();
-      assertRefused(await send(fleet.urls[0], token, await proof(token)), "DPoP replay check unavailable");
-      assert.ok(Date.now() - started < 10000, "answered long before the stand-in's 20 s");
+      assertRefused(await send(fleet.urls[0], token, p), "DPoP replay check unavailable");
+      const took = Date.now() - started;
+      assert.ok(took >= 290 && took < 10000, `waited the timeout, not the stand-in's 20 s: ${took} ms`);
       assert.equal(fixture.origin.count(), before);
       assert.ok(fleet.logs.some((l) => l.includes("dpop_replay_unavailable: no answer within 300 ms")), fleet.logs.join("\n"));
     } finally {

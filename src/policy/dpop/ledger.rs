@@ -28,6 +28,13 @@ pub const SEEN: u16 = 409;
 /// this: no proof's does (`DPOP_MAX_AGE_SECONDS` ≤ 3600, leeway ≤ 600, `iat` at most leeway
 /// ahead), so such a record is a bug or not ours, and must not fill storage for long.
 pub const MAX_AHEAD_SECS: u64 = 86_400;
+/// How far the asking isolate's clock, read when its decision began, may be from the
+/// object's when the record arrives (skew plus the request's own I/O before the ask); the
+/// object refuses (400) a record outside it. Rows are kept this long past their window, so
+/// no record the object admits can find the row of a window it still counts as open deleted:
+/// a row goes at `until < now - MARGIN`, and an admitted asker's clock is past `now -
+/// MARGIN`, so past `until` too, and its own check already refuses that proof as stale.
+pub const MARGIN_SECS: u64 = 60;
 
 /// What the ledger said about one proof.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,32 +65,53 @@ impl ProofId {
         format!("dpop-replay-{:x}", self.key[0] >> 4)
     }
 
-    /// The path of the request that records it: `/record/<key, 64 hex>/<until>`.
-    pub fn record_path(&self) -> String {
-        let mut path = String::with_capacity(8 + 64 + 1 + 20);
+    /// The path of the request that records it, asked by a decision that began at `now`:
+    /// `/record/<key, 64 hex>/<until>/<now>`.
+    pub fn record_path(&self, now: u64) -> String {
+        let mut path = String::with_capacity(8 + 64 + 2 + 40);
         path.push_str("/record/");
         for b in self.key {
             let _ = write!(path, "{b:02x}");
         }
-        let _ = write!(path, "/{}", self.until);
+        let _ = write!(path, "/{}/{now}", self.until);
         path
     }
 }
 
-/// A record request as the object reads it: the key (64 lower-case hex digits, as
-/// [`ProofId::record_path`] writes it) and the window's last second; `None` for anything
-/// else, and for a window that ends more than [`MAX_AHEAD_SECS`] after `now`.
-pub fn parse_record_path(path: &str, now: u64) -> Option<(&str, u64)> {
-    let (key, until) = path.strip_prefix("/record/")?.split_once('/')?;
+/// A record request as the object admits it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// 64 lower-case hex digits, as [`ProofId::record_path`] writes them.
+    pub key: &'a str,
+    /// The window's last second.
+    pub until: u64,
+    /// The asking decision's clock: a row whose window ends before it counts as absent.
+    pub asked_at: u64,
+}
+
+/// A record request as the object reads it at `now`: `None` for anything but
+/// [`ProofId::record_path`]'s shape, for a window that ends more than [`MAX_AHEAD_SECS`]
+/// after `now`, and for an asker's clock more than [`MARGIN_SECS`] from `now`.
+pub fn parse_record_path(path: &str, now: u64) -> Option<Record<'_>> {
+    let mut parts = path.strip_prefix("/record/")?.split('/');
+    let (key, until, asked_at) = (parts.next()?, parts.next()?, parts.next()?);
     let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
-    if key.len() != 64 || !key.bytes().all(hex) {
+    if parts.next().is_some() || key.len() != 64 || !key.bytes().all(hex) {
         return None;
     }
-    if until.is_empty() || until.len() > 20 || !until.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let until: u64 = until.parse().ok()?;
-    (until <= now.saturating_add(MAX_AHEAD_SECS)).then_some((key, until))
+    let number = |text: &str| -> Option<u64> {
+        let digits =
+            !text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit());
+        digits.then(|| text.parse().ok()).flatten()
+    };
+    let (until, asked_at) = (number(until)?, number(asked_at)?);
+    let admitted =
+        until <= now.saturating_add(MAX_AHEAD_SECS) && asked_at.abs_diff(now) <= MARGIN_SECS;
+    admitted.then_some(Record {
+        key,
+        until,
+        asked_at,
+    })
 }
 
 /// What the ledger's answer means for the request. The proof is recorded in this
@@ -116,26 +144,43 @@ pub fn settle(
 pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS proofs (key TEXT PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID; \
      CREATE INDEX IF NOT EXISTS proofs_until ON proofs (until); \
      CREATE TABLE IF NOT EXISTS alarm (at INTEGER NOT NULL)";
-/// Records `?1` until `?2`, unless a row for it is still inside its window at `?3` (an
-/// expired row the alarm has not deleted yet counts as absent, as in [`ReplayCache`]). It
-/// writes a row exactly when the proof is first.
+/// Records `?1` until `?2`, unless a row for it is still inside its window at `?3`, the
+/// asker's clock (a row whose window the asker has passed counts as absent, as in
+/// [`ReplayCache`]: a new proof reusing the `jti`). It writes a row exactly when the proof
+/// is first.
 pub const RECORD: &str = "INSERT INTO proofs (key, until) VALUES (?1, ?2) \
      ON CONFLICT (key) DO UPDATE SET until = excluded.until WHERE proofs.until < ?3";
+/// Forgets a noted alarm due before `?1` ([`overdue_before_ms`]): it failed (a `setAlarm`
+/// that was refused, retries that ran out), and a note of it must not keep the next one
+/// from being set.
+pub const FORGET_FAILED_ALARM: &str = "DELETE FROM alarm WHERE at < ?1";
 /// Notes an alarm at `?1` (ms) unless one is set: it writes a row exactly when the caller
 /// is to set it.
 pub const NOTE_ALARM: &str =
     "INSERT INTO alarm (at) SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM alarm)";
 /// Forgets the alarm (it is running).
 pub const CLEAR_ALARM: &str = "DELETE FROM alarm";
-/// Deletes the rows whose window has passed at `?1`.
+/// Deletes the rows whose window ended before `?1` ([`expired_before`]).
 pub const EXPIRE: &str = "DELETE FROM proofs WHERE until < ?1";
 /// The earliest end of a window still held (no row: NULL).
 pub const EARLIEST: &str = "SELECT MIN(until) FROM proofs";
 
+/// At the object's `now`, the rows whose window ended before this are deleted: it keeps them
+/// [`MARGIN_SECS`] past their window.
+pub fn expired_before(now: u64) -> u64 {
+    now.saturating_sub(MARGIN_SECS)
+}
+
+/// At the object's `now_ms`, a noted alarm due before this has failed: a minute overdue.
+pub fn overdue_before_ms(now_ms: i64) -> i64 {
+    now_ms.saturating_sub(60_000)
+}
+
 /// When the object's alarm should run to delete a row held until `until`: the first
-/// millisecond after its window.
+/// millisecond after its window and the margin.
 pub fn alarm_at_ms(until: u64) -> i64 {
-    i64::try_from(until.saturating_add(1).saturating_mul(1000)).unwrap_or(i64::MAX)
+    let after = until.saturating_add(MARGIN_SECS).saturating_add(1);
+    i64::try_from(after.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
@@ -164,34 +209,44 @@ mod tests {
     fn the_record_path_round_trips_and_nothing_else_parses() {
         let now = 1_700_000_000;
         let p = proof(0xab, now + 360);
-        let path = p.record_path();
-        assert_eq!(path.len(), "/record/".len() + 64 + 1 + 10);
-        let (key, until) = parse_record_path(&path, now).expect("parses");
-        assert_eq!(until, now + 360);
-        assert_eq!(key, &path[8..72]);
-        assert!(key.starts_with("ab5a5a"));
-        let key = key.to_owned();
+        let path = p.record_path(now - 2);
+        assert_eq!(path.len(), "/record/".len() + 64 + 1 + 10 + 1 + 10);
+        let record = parse_record_path(&path, now).expect("parses");
+        assert_eq!((record.until, record.asked_at), (now + 360, now - 2));
+        assert_eq!(record.key, &path[8..72]);
+        assert!(record.key.starts_with("ab5a5a"));
+        let key = record.key.to_owned();
+        let ok = |until: u64, asked: u64| format!("/record/{key}/{until}/{asked}");
         for bad in [
             String::new(),
             "/record/".into(),
             format!("/record/{key}"),
-            format!("/record/{key}/"),
-            format!("/record/{}/1", &key[1..]),
-            format!("/record/{}/1", key.to_uppercase()),
-            format!("/record/{key}0/1"),
-            format!("/record/{key}/-1"),
-            format!("/record/{key}/1/2"),
-            format!("/record/{key}/+1"),
-            format!("/record/{key}/99999999999999999999"),
-            format!("/other/{key}/1"),
+            format!("/record/{key}/1"),
+            format!("/record/{key}/1/"),
+            format!("/record/{}/1/{now}", &key[1..]),
+            format!("/record/{}/1/{now}", key.to_uppercase()),
+            format!("/record/{key}0/1/{now}"),
+            format!("/record/{key}/-1/{now}"),
+            format!("/record/{key}/1/{now}/2"),
+            format!("/record/{key}/+1/{now}"),
+            format!("/record/{key}/99999999999999999999/{now}"),
+            format!("/other/{key}/1/{now}"),
             // A window far beyond any proof's.
-            format!("/record/{key}/{}", now + MAX_AHEAD_SECS + 1),
+            ok(now + MAX_AHEAD_SECS + 1, now),
+            // An asker whose clock is off by more than the margin (or whose request took
+            // that long to arrive).
+            ok(now, now - MARGIN_SECS - 1),
+            ok(now, now + MARGIN_SECS + 1),
         ] {
             assert_eq!(parse_record_path(&bad, now), None, "{bad}");
         }
-        assert!(
-            parse_record_path(&format!("/record/{key}/{}", now + MAX_AHEAD_SECS), now).is_some()
-        );
+        for good in [
+            ok(now + MAX_AHEAD_SECS, now),
+            ok(1, now - MARGIN_SECS),
+            ok(1, now + MARGIN_SECS),
+        ] {
+            assert!(parse_record_path(&good, now).is_some(), "{good}");
+        }
     }
 
     #[test]
@@ -248,8 +303,15 @@ mod tests {
     }
 
     #[test]
-    fn the_alarm_runs_just_after_the_window() {
-        assert_eq!(alarm_at_ms(1_700_000_000), 1_700_000_001_000);
+    fn the_alarm_runs_just_after_the_window_and_the_margin() {
+        assert_eq!(alarm_at_ms(1_700_000_000), 1_700_000_061_000);
+        // The alarm deletes the row it runs for: its window ended before the cut-off then.
+        let until = 1_700_000_000;
+        let at_secs = (alarm_at_ms(until) / 1000) as u64;
+        assert!(until < expired_before(at_secs));
+        assert_eq!(expired_before(at_secs - 1), until);
+        assert_eq!(expired_before(5), 0);
+        assert_eq!(overdue_before_ms(1_000_060_000), 1_000_000_000);
         assert_eq!(alarm_at_ms(u64::MAX), i64::MAX);
     }
 }
