@@ -7,7 +7,8 @@
 //! Order: the path (refused when it cannot be read one safe way), protected-resource
 //! metadata, CORS preflight, route rules (public / optional / required), the token and its
 //! source, the KV deny list's freshness, the verified-token cache, verification, the deny
-//! lists, the DPoP binding, and each matching rule's scopes, claims and issuers.
+//! lists, the DPoP binding, each matching rule's scopes, claims and issuers, and last (with
+//! a `DPOP_REPLAY` binding) the fleet-wide replay ledger.
 
 use self::forward::{HeaderPlan, Plans};
 use crate::config::routes::{AuthMode, Rule};

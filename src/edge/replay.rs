@@ -76,9 +76,9 @@ pub fn replay_open(state: DurableObjectState) -> Result<(), JsValue> {
 
 /// The object's fetch: `POST /record/<key>/<until>/<asked at>` answers [`ledger::FIRST`]
 /// (recorded now) or [`ledger::SEEN`]; anything else (`ledger::parse_record_path`) is 400
-/// and records nothing. Synchronous: SQLite
-/// calls are, and the alarm is set without waiting (the object's output gate holds the
-/// answer until every write, the alarm's included, is durable).
+/// and records nothing. Synchronous: SQLite calls are, and the alarm is set without waiting
+/// (the object's output gate holds the answer until every write, the alarm's included, is
+/// durable).
 #[wasm_bindgen(js_name = replayFetch)]
 pub fn replay_fetch(
     state: DurableObjectState,
@@ -140,8 +140,9 @@ pub fn replay_alarm(state: DurableObjectState) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// Sets the alarm for the first moment after `until`, unless one is set: every row's
-/// window ends after it, and it reschedules itself for the rows it leaves.
+/// Sets the alarm for the first moment after `until` and the margin, unless one is set: the
+/// alarm reschedules itself for the earliest row it leaves, and a row recorded with an
+/// earlier window than the alarm's is only kept a little longer.
 fn set_alarm(storage: &Storage, sql: &SqlStorage, until: u64) -> Result<(), JsValue> {
     let at = ledger::alarm_at_ms(until);
     let now_ms = js_sys::Date::now() as i64;
