@@ -11,6 +11,7 @@
 // token; `bad`: a bad signature replayed, the remembered refusal).
 // Names need a build that keeps them (above); the profile goes to .work/profile/.
 import { Miniflare, Log, LogLevel } from "miniflare";
+import { printSelfTime } from "./cpu-summary.mjs";
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -64,32 +65,10 @@ ws.close();
 await mf.dispose();
 const p = result.profile;
 writeFileSync(join(work, `${workload}.cpuprofile`), JSON.stringify(p));
-const byId = new Map(p.nodes.map((n) => [n.id, n]));
-const cnt = new Map();
-for (const s of p.samples) cnt.set(s, (cnt.get(s) || 0) + 1);
-const parts = new Map();
-const fns = new Map();
-let total = 0;
-for (const [i, c] of cnt) {
-  const f = byId.get(i).callFrame;
-  const name = f.functionName || "(anonymous)";
-  const part = /::|dlmalloc|multivalue shim|js-to-wasm|wasm-to-js/.test(name)
-    ? "Rust/Wasm"
-    : f.url.includes("target/index.js")
-      ? "edgeguard JS (js/shim.mjs, js/apply.mjs, wasm-bindgen glue)"
-      : f.url.includes("driver.mjs")
-        ? "the driver"
-        : ["(idle)", "(program)", "(garbage collector)"].includes(name)
-          ? name
-          : "runtime natives (Request, Response, Headers, ...)";
-  parts.set(part, (parts.get(part) || 0) + c);
-  const key = f.url.includes("target/index.js") ? `${name} (index.js ${f.lineNumber + 1}:${f.columnNumber + 1})` : name;
-  fns.set(key, (fns.get(key) || 0) + c);
-  total += c;
-}
-const pct = (v) => `${((100 * v) / total).toFixed(1).padStart(5)} %`;
-console.log(`${total} samples (50 µs interval), self time:`);
-for (const [k, v] of [...parts].sort((a, b) => b[1] - a[1])) console.log(`${pct(v)}  ${k}`);
-console.log("busiest functions:");
-for (const [k, v] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`${pct(v)}  ${k.slice(0, 110)}`);
+printSelfTime(p, {
+  header: "",
+  isOurs: (url) => url.includes("target/index.js"),
+  ours: "edgeguard JS (js/shim.mjs, js/apply.mjs, wasm-bindgen glue)",
+  extra: (f) => (f.url.includes("driver.mjs") ? "the driver" : undefined),
+});
 console.log(`profile: ${join(work, `${workload}.cpuprofile`)}`);

@@ -12,6 +12,7 @@ import { Miniflare, Log, LogLevel } from "miniflare";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { printSelfTime } from "./cpu-summary.mjs";
 import { startOrigin, startJwksServer, issuerItem, fixtureKey, mint } from "../../tests/e2e/lib/index.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -62,32 +63,12 @@ try {
   ws.close();
   const p = result.profile;
   writeFileSync(join(work, "first-request.cpuprofile"), JSON.stringify(p));
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const counts = new Map();
-  for (const s of p.samples) counts.set(s, (counts.get(s) || 0) + 1);
-  const parts = new Map();
-  const fns = new Map();
-  let total = 0;
-  for (const [i, c] of counts) {
-    const f = byId.get(i).callFrame;
-    const name = f.functionName || "(anonymous)";
-    const part = /::|dlmalloc|multivalue shim|js-to-wasm|wasm-to-js/.test(name)
-      ? "Rust/Wasm"
-      : f.url.endsWith("index.js")
-        ? "edgeguard JS (shim, apply, pack, wasm-bindgen glue)"
-        : ["(idle)", "(program)", "(garbage collector)"].includes(name)
-          ? name
-          : "runtime natives";
-    parts.set(part, (parts.get(part) || 0) + c);
-    const key = f.url.endsWith("index.js") ? `${name} (index.js ${f.lineNumber + 1})` : name;
-    fns.set(key, (fns.get(key) || 0) + c);
-    total += c;
-  }
-  const pct = (v) => `${((100 * v) / total).toFixed(1).padStart(5)} %`;
-  console.log(`first request: status ${r.status}, ${ms.toFixed(1)} ms; ${total} samples (50 µs), self time:`);
-  for (const [k, v] of [...parts].sort((a, b) => b[1] - a[1])) console.log(`${pct(v)}  ${k}`);
-  console.log("busiest functions:");
-  for (const [k, v] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${pct(v)}  ${k.slice(0, 110)}`);
+  printSelfTime(p, {
+    header: `first request: status ${r.status}, ${ms.toFixed(1)} ms; `,
+    isOurs: (url) => url.endsWith("index.js"),
+    ours: "edgeguard JS (shim, apply, pack, wasm-bindgen glue)",
+    top: 25,
+  });
 } finally {
   await mf.dispose();
   await jwks.close();
