@@ -41,10 +41,7 @@ async fn fetch(
 #[cfg(all(target_arch = "wasm32", feature = "worker-glue"))]
 #[worker::event(start)]
 fn start() {
-    // One fixture configuration for both warm-ups (parsing it is itself part of the warm-up).
-    if let Some(config) = decide::warm::fixture_config() {
-        decide::warm::run(&config);
-        edge::warm_up(config);
-    }
+    // No warm-up runs here: decisions and verifications run at start did not make the first
+    // request cheaper (bench/probes/first-request-cpu.mjs), and cost start-up CPU.
     edge::preload_config();
 }

@@ -29,11 +29,11 @@ use crate::token::{Principal, UntrustedToken};
 use std::rc::Rc;
 
 pub mod cache;
+pub mod fixtures;
 pub mod forward;
 pub mod metrics;
 pub mod pipeline;
 pub mod request;
-pub mod warm;
 pub mod wire;
 
 pub use request::{fields, RequestParts, RequestUrl};

@@ -1,8 +1,8 @@
 //! The decision, natively: the fixtures' issuer and tokens, an in-memory key store.
 
 use super::*;
+use crate::decide::fixtures::{FIXTURE_ISSUER, FIXTURE_JWKS, FIXTURE_NOW};
 use crate::decide::metrics;
-use crate::decide::warm::{FIXTURE_ISSUER, FIXTURE_JWKS, FIXTURE_NOW};
 use crate::keys::parse_jwks;
 use crate::policy::deny::DenyList;
 use std::cell::Cell;

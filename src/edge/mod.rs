@@ -441,22 +441,6 @@ async fn try_forward(
     response.dyn_into::<web_sys::Response>().map_err(js_err)
 }
 
-/// Runs the decision once at isolate start, on a request without a token under `config`
-/// (the built-in fixtures' configuration), and throws the 401 away. V8 compiles Wasm
-/// lazily, function by function; without this the first real request pays for compiling
-/// the request path. Pure: no I/O, no cache is touched.
-pub fn warm_up(config: Config) {
-    let parts = RequestParts {
-        method: "GET",
-        url: "https://warm-up.invalid/",
-        fields: fields::ALL,
-        ..RequestParts::default()
-    };
-    let mut caches = Caches::for_config(None);
-    let verdict = decide::decide(&parts, &config, 0, &mut caches, &InMemory);
-    let _ = wire::encode(&verdict);
-}
-
 /// Parses the deployment's configuration at isolate start, from the bindings the runtime
 /// offers at module scope, so the first request does not pay for it. Only a valid
 /// configuration is kept here: when the bindings are not offered (an older runtime, the

@@ -7,7 +7,7 @@ use edgeguard::keys::freshness::Want;
 use edgeguard::keys::{parse_jwks, KeySet};
 use edgeguard::policy::deny::DenyState;
 use edgeguard::decide::pipeline::{finish, prepare};
-use edgeguard::decide::warm::{FIXTURE_ISSUER, FIXTURE_JWKS, FIXTURE_NOW};
+use edgeguard::decide::fixtures::{FIXTURE_ISSUER, FIXTURE_JWKS, FIXTURE_NOW};
 use edgeguard::decide::wire::encode;
 use std::collections::HashMap;
 use std::rc::Rc;
