@@ -20,7 +20,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { bundleWorker, WORKERS } from "./build-workers.mjs";
-import { workerdChildren } from "./procfs.mjs";
+import { schedUs, workerdChildren } from "./procfs.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..");
@@ -140,18 +140,6 @@ function cpuUs(pid) {
   return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK;
 }
 
-/** On-CPU time of all the process's threads, in µs, from the scheduler (ns resolution): a cross-check. */
-function schedUs(pid) {
-  let ns = 0;
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
-    } catch {
-      // the thread ended between readdir and read
-    }
-  }
-  return ns / 1000;
-}
 
 const MODULE_RULES = [
   { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },

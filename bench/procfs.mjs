@@ -17,3 +17,16 @@ export function workerdChildren(parent = process.pid) {
   }
   return pids;
 }
+
+/** On-CPU time of all the process's threads, in µs, from the scheduler (ns resolution). */
+export function schedUs(pid) {
+  let ns = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // the thread ended between readdir and read
+    }
+  }
+  return ns / 1000;
+}

@@ -12,12 +12,12 @@
 //
 // The cut copies live in .work/first-request-cpu/; they are patched from the bundled entry
 // and refuse to run when its shape changed (the patch names what it did not find).
-import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { execFileSync } from "node:child_process";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startOrigin, startGateway, call, issuerItem, sleep } from "../../tests/e2e/lib/index.mjs";
 import { WORKERS, bundleWorker } from "../build-workers.mjs";
+import { schedUs, workerdChildren } from "../procfs.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const work = join(root, ".work", "first-request-cpu");
@@ -58,22 +58,7 @@ if (otherDir) scripts.other = join(otherDir, "index.js");
 for (const [label, cut] of Object.entries(CUTS)) scripts[label] = cutCopy(label, cut);
 scripts["JS 401 + log line"] = await bundleWorker(WORKERS["js-reject-log"], join(work, "js-reject-log", "index.js"), {});
 
-const workerdPids = () => {
-  try {
-    return new Set(execFileSync("pgrep", ["-x", "workerd"]).toString().split(/\s+/).filter(Boolean));
-  } catch {
-    return new Set(); // pgrep exits 1 when there is none
-  }
-};
-// ms of CPU, every thread of the process (threads that ended are lost: workerd keeps its own).
-const cpuMs = (pid) =>
-  readdirSync(`/proc/${pid}/task`).reduce((sum, t) => {
-    try {
-      return sum + Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]) / 1e6;
-    } catch {
-      return sum;
-    }
-  }, 0);
+const cpuMs = (pid) => schedUs(pid) / 1000;
 
 const origin = await startOrigin();
 const issuers = [issuerItem("https://first.test/", "https://first.test/jwks")];
@@ -84,10 +69,10 @@ try {
     // left cold), so no row may always be first.
     const order = Object.entries(scripts);
     for (const [label, script] of [...order.slice(i % order.length), ...order.slice(0, i % order.length)]) {
-      const before = workerdPids();
+      const before = new Set(workerdChildren());
       const g = await startGateway({ issuers, origin, script });
       try {
-        const started = [...workerdPids()].filter((p) => !before.has(p));
+        const started = workerdChildren().filter((p) => !before.has(p));
         if (started.length !== 1) throw new Error(`expected one new workerd process, found ${started.length}`);
         const pid = started[0];
         await sleep(200); // let start-up's stragglers finish outside the first request

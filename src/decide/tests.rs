@@ -95,6 +95,23 @@ fn config_with(vars: &[(&str, &str)]) -> Config {
     Config::parse(Some(&issuers), &vars).expect("test configuration parses")
 }
 
+/// The Wasm micro-benchmark (bench/wasm-verify) times the fixture tokens of each common
+/// algorithm against the fixture keys at `FIXTURE_NOW`: they must verify.
+#[test]
+fn every_fixture_token_verifies_at_fixture_now() {
+    let config = config_with(&[]);
+    let keys = parse_jwks(FIXTURE_JWKS.as_bytes(), config.fetch.max_keys).expect("fixture keys");
+    for token in [
+        RS256,
+        include_str!("../../fixtures/tokens/valid-es256.jwt"),
+        include_str!("../../fixtures/tokens/valid-eddsa.jwt"),
+    ] {
+        let verified = pipeline::prepare(token.trim(), &config)
+            .and_then(|p| pipeline::finish(p, Some(&keys), FIXTURE_NOW, 0));
+        assert!(verified.is_ok(), "{verified:?}");
+    }
+}
+
 fn bearer(token: &str) -> String {
     format!("Bearer {}", token.trim())
 }
